@@ -1,0 +1,1 @@
+"""sertext: speech + text emotion recognition sweeps."""
