@@ -43,7 +43,7 @@ def confusion(truth, prediction, *, labels: Sequence | None = None) -> np.ndarra
     classes = list(labels) if labels is not None else sorted(set(truth.tolist()) | set(prediction.tolist()))
     index = {c: i for i, c in enumerate(classes)}
     matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
-    for t, p in zip(truth.tolist(), prediction.tolist()):
+    for t, p in zip(truth.tolist(), prediction.tolist(), strict=True):
         if t in index and p in index:
             matrix[index[t], index[p]] += 1
     return matrix

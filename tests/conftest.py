@@ -1,0 +1,34 @@
+"""Shared pytest fixtures (the corpus writers live in tests/fixtures.py)."""
+
+import pytest
+
+from tests.fixtures import write_emotyda, write_iemocap, write_msp
+
+
+@pytest.fixture
+def iemocap_root(tmp_path):
+    root = tmp_path / "IEMOCAP_full_release"
+    write_iemocap(root)
+    return root
+
+
+@pytest.fixture
+def emotyda_dir(tmp_path):
+    folder = tmp_path / "EMOTyDA"
+    write_emotyda(folder)
+    return folder
+
+
+@pytest.fixture
+def msp_root(tmp_path):
+    root = tmp_path / "MSP-Podcast"
+    write_msp(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory):
+    """The default demo corpus, generated once per test session."""
+    from sertext.data.demo import write_demo_corpus
+
+    return write_demo_corpus(tmp_path_factory.mktemp("demo") / "corpus", progress=False)

@@ -1,0 +1,129 @@
+"""Tiny corpora written in the real on-disk formats (docs/datasets.md).
+
+The fixtures are written from the format documentation, not from sertext's readers, and carry
+every quirk listed in docs/datasets.md §6.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import soundfile as sf
+
+# One entry per labelled IEMOCAP utterance: (session, dialog, utt_id, code, V, A, D, text).
+IEMOCAP_UTTERANCES = [
+    (1, "Ses01F_impro01", "Ses01F_impro01_F000", "neu", 2.5, 2.5, 2.5, "Excuse me."),
+    (1, "Ses01F_impro01", "Ses01F_impro01_M000", "fru", 2.0, 3.5, 3.5, "Do you have your forms?"),
+    (1, "Ses01F_impro01", "Ses01F_impro01_F001", "ang", 1.5, 4.0, 4.5, "[LAUGHTER] No, I don't."),
+    (1, "Ses01F_impro01", "Ses01F_impro01_M001", "xxx", 2.5, 3.0, 3.0, "Well, okay."),
+    (1, "Ses01F_impro01", "Ses01F_impro01_F002", "hap", 4.0, 3.0, 3.0, "That's great."),
+    (1, "Ses01F_script01_2", "Ses01F_script01_2_M012", "sad", 2.0, 2.0, 2.0, "[BREATHING]"),
+    (1, "Ses01F_script01_2", "Ses01F_script01_2_F000", "exc", 4.0, 4.0, 3.5, "We did it!"),
+    (2, "Ses02M_impro02", "Ses02M_impro02_F000", "sad", 1.5, 2.0, 2.0, "I miss him."),
+    (2, "Ses02M_impro02", "Ses02M_impro02_M000", "neu", 3.0, 2.5, 3.0, "I know."),
+    (3, "Ses03M_impro05a", "Ses03M_impro05a_F000", "ang", 1.5, 4.5, 4.0, "Get out."),
+    (3, "Ses03M_impro05a", "Ses03M_impro05a_M000", "neu", 3.0, 2.0, 2.5, "Fine."),
+    (3, "Ses03M_impro05a", "Ses03M_impro05a_M003", "hap", 5.5, 3.5, 3.0, "Wonderful!"),
+    (4, "Ses04F_script02_1", "Ses04F_script02_1_F000", "exc", 4.5, 4.0, 3.5, "Yes!"),
+    (4, "Ses04F_script02_1", "Ses04F_script02_1_M000", "sad", 2.0, 1.5, 0.5, "It's over."),
+    (5, "Ses05M_script01_1b", "Ses05M_script01_1b_F000", "neu", 3.0, 2.5, 3.0, "Hello."),
+    (5, "Ses05M_script01_1b", "Ses05M_script01_1b_M000", "ang", 1.0, 4.5, 4.5, "Shut up."),
+    (5, "Ses05F_impro03", "Ses05F_impro03_F000", "hap", 4.5, 3.5, 3.5, "I got the job."),
+    (5, "Ses05F_impro03", "Ses05F_impro03_M000", "sad", 2.0, 2.0, 2.0, "Oh no."),
+]
+
+# Rater blocks; the first two quote docs/datasets.md verbatim (a multi-category rater, the
+# `dom  N` double space and a self-evaluation).
+RATER_LINES = {
+    "Ses01F_impro01_F000": [
+        "C-E2:\tNeutral;\t()", "C-E3:\tNeutral;\t()", "C-E4:\tNeutral;\t()", "C-F1:\tNeutral;\t(curious)",
+        "A-E3:\tval 3; act 2; dom  2;\t()",
+        "A-E4:\tval 2; act 3; dom  3;\t(mildly aggravated but staying polite, attitude)",
+        "A-F1:\tval 3; act 2; dom  1;\t()",
+    ],
+    "Ses01F_impro01_M000": [
+        "C-E1:\tNeutral;\t()", "C-E2:\tFrustration; Anger;\t()", "C-E3:\tFrustration;\t()",
+        "C-M1:\tFrustration;\t()", "A-E1:\tval 2; act 3; dom  3;\t()", "A-E2:\tval 2; act 4; dom  4;\t()",
+    ],
+}
+DEFAULT_RATERS = ["C-E1:\tOther;\t()", "C-E2:\tOther;\t()", "A-E1:\tval 3; act 3; dom  3;\t()"]
+
+# Transcript lines that are not labelled utterances: XX ids (one duplicated) and a bare line.
+EXTRA_TRANSCRIPT_LINES = {
+    "Ses01F_impro01": ["Ses01F_impro01_MXX0 [009.0000-009.5000]: Yeah.", "M: [BREATHING]"],
+    "Ses05F_impro03": ["Ses05F_impro03_FXX3 [020.0000-021.0000]: Mm.",
+                       "Ses05F_impro03_FXX3 [022.0000-023.0000]: Hm, yeah."],
+}
+
+
+def write_wav(path, seconds: float = 0.25, sample_rate_hz: int = 16_000, channels: int = 1) -> None:
+    """A short tone as 16-bit PCM."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * sample_rate_hz)) / sample_rate_hz
+    tone = 0.1 * np.sin(2 * np.pi * 220 * t)
+    sf.write(path, np.repeat(tone[:, None], channels, axis=1), sample_rate_hz, subtype="PCM_16")
+
+
+def write_iemocap(root) -> None:
+    """A tiny IEMOCAP_full_release tree (see IEMOCAP_UTTERANCES) with every documented quirk."""
+    dialogs: dict = {}
+    for utterance in IEMOCAP_UTTERANCES:
+        dialogs.setdefault((utterance[0], utterance[1]), []).append(utterance)
+    for (session, dialog), utterances in dialogs.items():
+        base = root / f"Session{session}"
+        labels = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
+        transcript = []
+        for i, (_, _, utt_id, code, v, a, d, text) in enumerate(utterances):
+            start, end = 6.2901 + 3 * i, 8.2357 + 3 * i
+            labels.append(f"[{start:.4f} - {end:.4f}]\t{utt_id}\t{code}\t[{v:.4f}, {a:.4f}, {d:.4f}]")
+            labels += RATER_LINES.get(utt_id, DEFAULT_RATERS) + [""]
+            transcript.append(f"{utt_id} [{start:08.4f}-{end:08.4f}]: {text}")
+            write_wav(base / "sentences" / "wav" / dialog / f"{utt_id}.wav")
+        transcript += EXTRA_TRANSCRIPT_LINES.get(dialog, [])
+        (base / "dialog" / "EmoEvaluation" / "Categorical").mkdir(parents=True, exist_ok=True)
+        (base / "dialog" / "EmoEvaluation" / f"{dialog}.txt").write_text("\n".join(labels) + "\n")
+        (base / "dialog" / "transcriptions").mkdir(parents=True, exist_ok=True)
+        (base / "dialog" / "transcriptions" / f"{dialog}.txt").write_text("\n".join(transcript) + "\n")
+
+
+def write_emotyda(folder) -> None:
+    """EMOTyDA CSVs (CRLF, quoted where needed): every fixture utterance but two, plus XX rows."""
+    folder.mkdir(parents=True, exist_ok=True)
+    skipped = {"Ses02M_impro02_M000", "Ses04F_script02_1_F000"}
+    for session in range(1, 6):
+        rows = ["TURN,UTTERANCE,DA,EMOTION"]
+        for s, _, utt_id, code, *_, text in IEMOCAP_UTTERANCES:
+            if s == session and utt_id not in skipped:
+                quoted = f'"{text}"' if "," in text else text
+                rows.append(f"{utt_id},{quoted},s,{code}")
+        if session == 5:
+            rows.append("Ses05F_impro03_FXX3,Mm.,b,-")
+        (folder / f"iemocap_session{session}.csv").write_bytes(("\r\n".join(rows) + "\r\n").encode())
+
+
+MSP_HEADER = "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set"
+MSP_ROWS = [
+    "MSP-PODCAST_0001_0008.wav,N,2.2,4.0,2.6,30,Male,Test1",
+    "MSP-PODCAST_0001_0009.wav,N,3.777778,3.555556,3.777778,39,Male,Test1",
+    "MSP-PODCAST_0002_0001.wav,A,5.0,2.0,5.2,12,Female,Train",
+    "MSP-PODCAST_0002_0002.wav,H,4.4,5.8,4.0,12,Female,Train",
+    "MSP-PODCAST_0003_0001.wav,S,2.0,2.2,2.4,Unknown,Unknown,Train",
+    "MSP-PODCAST_0004_0001.wav,X,3.0,3.0,3.0,45,Female,Development",
+    "MSP-PODCAST_0004_0002.wav,N,3.2,4.1,3.3,46,Male,Development",
+    "MSP-PODCAST_0005_0001.wav,,,,,Unknown,Unknown,Test3",
+    "MSP-PODCAST_0006_0001.wav,U,4.0,4.0,4.0,50,Male,Test2",
+]
+
+
+def write_msp(root, *, label_name: str = "labels_consensus.csv", nested: bool = False,
+              rows=MSP_ROWS) -> None:
+    """A tiny MSP-Podcast release: label CSV, flat (or nested) Audios/, one-line transcripts
+    (the Test3 turn has none)."""
+    audio = root / "Audios" / "Audios" if nested else root / "Audios"
+    (root / "Labels").mkdir(parents=True, exist_ok=True)
+    (root / "Labels" / label_name).write_text("\n".join([MSP_HEADER, *rows]) + "\n")
+    (root / "Transcripts").mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        name = row.split(",")[0]
+        write_wav(audio / name)
+        if "Test3" not in row:
+            (root / "Transcripts" / f"{name[:-4]}.txt").write_text(f"text of {name[:-4]}\n")
