@@ -1,0 +1,56 @@
+"""The `sertext` command: demo-corpus and check-corpus as a user runs them."""
+
+import subprocess
+import sys
+
+import pytest
+
+from sertext.cli import main
+
+
+def test_check_corpus_prints_counts_and_problems(iemocap_root, emotyda_dir, capsys):
+    assert main(["check-corpus", "iemocap", str(iemocap_root), "--dialogue-acts", str(emotyda_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "18 utterances, 10 speakers" in out
+    assert "four-class set (excited merged into happy): 16 utterances" in out
+    assert "angry 3, happy 5, neutral 4, sad 4" in out
+    assert "note  xx_transcript_line: 3" in out
+    assert "note  unmatched_transcript_line: 1" in out
+    assert "dialogue acts: 16 of 18 utterances" in out
+
+
+def test_check_corpus_exits_1_and_lists_every_error(iemocap_root, capsys):
+    for utt in ("Ses02M_impro02_F000", "Ses02M_impro02_M000"):
+        (iemocap_root / f"Session2/sentences/wav/Ses02M_impro02/{utt}.wav").unlink()
+    assert main(["check-corpus", "iemocap", str(iemocap_root)]) == 1
+    out = capsys.readouterr().out
+    assert "error missing_wav: 2" in out.replace("  ", " ")
+    assert out.count("is missing") == 2
+
+
+def test_check_corpus_msp(msp_root, capsys):
+    assert main(["check-corpus", "msp-podcast", str(msp_root)]) == 0
+    out = capsys.readouterr().out
+    assert "9 utterances" in out and "Test3" in out and "Development" in out
+
+
+def test_missing_root_is_a_one_line_error(tmp_path, capsys):
+    assert main(["check-corpus", "iemocap", str(tmp_path / "nowhere")]) == 2
+    assert "No Session1..Session5 folders" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_corpus_command_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    run = subprocess.run([sys.executable, "-m", "sertext.cli", "demo-corpus", "--out", str(out),
+                          "--utterances", "60", "--quiet"], capture_output=True, text=True, check=True)
+    assert "Demo corpus ready" in run.stdout
+    check = subprocess.run([sys.executable, "-m", "sertext.cli", "check-corpus", "iemocap", str(out),
+                            "--dialogue-acts", str(out / "EMOTyDA")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "60 utterances, 10 speakers" in check.stdout
+
+
+def test_help_explains_every_command():
+    run = subprocess.run([sys.executable, "-m", "sertext.cli", "--help"], capture_output=True, text=True)
+    assert "demo-corpus" in run.stdout and "check-corpus" in run.stdout
