@@ -1,0 +1,496 @@
+"""The synthetic demo corpus: real speech (eSpeak NG) in the IEMOCAP_full_release format.
+
+Ten synthetic actors (one F and one M per session, each with its own eSpeak voice and pitch,
+rate and loudness offsets) perform improvised and scripted dialogs; scripts are reused across
+sessions as in IEMOCAP.  Emotion is split across the two streams on purpose:
+
+* **prosody** (speaking rate, loudness, pitch level and range) carries mostly *arousal*:
+  angry/happy/excited are fast, loud and high, sad is slow, quiet and low, neutral in between;
+* **words** carry mostly *valence*: happy utterances use positive words, angry and sad ones
+  negative words (with only a weak lean between the two), neutral ones neutral content.
+
+Neither stream alone separates the four classes (audio confuses angry with happy, text angry
+with sad), and neutral-content sentences, per-utterance prosody jitter and simulated rater
+disagreement (which yields ``xxx``, ``fru`` and mislabelled utterances) add noise, so fusion helps,
+as in the papers.  Header V/A/D values are means of simulated raters on the 1–5 scale.
+
+Written files: ``SessionN/dialog/EmoEvaluation/<dialog>.txt``,
+``SessionN/dialog/transcriptions/<dialog>.txt``, ``SessionN/sentences/wav/<dialog>/<utt>.wav``
+(16 kHz, 16-bit), ``SessionN/sentences/ForcedAlignment/<dialog>/<utt>.{wdseg,phseg}`` (word and
+phone segments from the synthesiser), ``EMOTyDA/iemocap_session{N}.csv`` (dialogue acts) and
+``sertext-demo.json`` (the settings).  Format quirks included: ``xxx`` and ``fru`` labels,
+multi-category ``C-`` lines, ``dom  N`` double spaces, a tag-only ``[LAUGHTER]`` utterance, ``XX``
+transcript lines, the dialog names ``Ses03M_impro05a`` and ``Ses05M_script01_1b``, and dialogue
+acts missing for part of sessions 2–4.  Not written: dialog-level wavs, video and motion capture.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+from tqdm import tqdm
+
+from .espeak import Segment, Synthesiser, synthesiser
+
+DEMO_VERSION = 1
+DEFAULT_UTTERANCES = 600
+SAMPLE_RATE_HZ = 16_000
+FRAME_S = 0.01  # ForcedAlignment frames are 10 ms
+
+# --- the actors ---------------------------------------------------------------------------------
+#: (voice, base pitch) per session and gender: distinct eSpeak accents and variants.
+_VOICES = {
+    1: {"F": ("en-us+f1", 68), "M": ("en-us+m1", 38)},
+    2: {"F": ("en+f2", 62), "M": ("en+m3", 32)},
+    3: {"F": ("en-us-nyc+f3", 72), "M": ("en-gb-x-gbclan+m2", 42)},
+    4: {"F": ("en-029+f4", 58), "M": ("en-029+m4", 30)},
+    5: {"F": ("en-gb-x-rp+f5", 65), "M": ("en-gb-x-rp+m6", 36)},
+}
+
+# --- the emotions -------------------------------------------------------------------------------
+#: Prosody offsets per intended emotion: (rate wpm, volume, pitch, pitch range).  Mostly arousal.
+_PROSODY = {
+    "neu": (0, 0, 0, 0), "hap": (32, 38, 9, 18), "exc": (40, 44, 11, 22), "ang": (36, 42, 8, 16),
+    "sad": (-45, -35, -10, -25), "fru": (12, 18, 2, 4), "sur": (30, 30, 15, 32),
+    "fea": (20, -5, 12, 10), "dis": (-10, 10, -4, 0), "oth": (0, 5, 2, 5),
+}
+_JITTER = (24, 18, 6, 12)  # per-utterance standard deviation of each prosody setting
+
+#: Latent (valence, arousal, dominance) per intended emotion, 1–5 scale.
+_VAD = {
+    "neu": (3.0, 2.4, 2.8), "hap": (4.1, 3.3, 3.2), "exc": (4.2, 3.9, 3.5), "sad": (1.9, 1.9, 2.1),
+    "ang": (1.7, 4.1, 4.0), "fru": (2.0, 3.2, 3.3), "sur": (3.5, 3.9, 3.0), "fea": (1.8, 3.6, 2.0),
+    "dis": (1.8, 3.1, 3.3), "oth": (3.0, 3.0, 3.0),
+}
+_CATEGORY_NAMES = {
+    "neu": "Neutral", "hap": "Happiness", "exc": "Excited", "sad": "Sadness", "ang": "Anger",
+    "fru": "Frustration", "sur": "Surprise", "fea": "Fear", "dis": "Disgust", "oth": "Other",
+}
+_CODES = {name: code for code, name in _CATEGORY_NAMES.items()}
+#: What a rater who misperceives an emotion says instead.
+_CONFUSIONS = {
+    "neu": ("fru", "sad", "hap"), "hap": ("exc", "neu"), "exc": ("hap", "sur"),
+    "sad": ("neu", "fru"), "ang": ("fru", "neu"), "fru": ("ang", "neu"), "sur": ("exc", "hap"),
+    "fea": ("sad", "sur"), "dis": ("ang", "fru"), "oth": ("neu",),
+}
+_RATER_ACCURACY = 0.75
+
+#: Words: the valence class of the text given the intended emotion (improvised dialogs).
+_TEXT_GIVEN_EMOTION = {
+    "neu": {"neutral": 0.74, "positive": 0.1, "angry": 0.08, "sad": 0.08},
+    "hap": {"positive": 0.78, "neutral": 0.18, "sad": 0.04},
+    "exc": {"positive": 0.78, "neutral": 0.18, "angry": 0.04},
+    "ang": {"angry": 0.48, "sad": 0.3, "neutral": 0.18, "positive": 0.04},
+    "sad": {"sad": 0.48, "angry": 0.3, "neutral": 0.18, "positive": 0.04},
+    "fru": {"angry": 0.4, "neutral": 0.5, "sad": 0.1},
+    "sur": {"positive": 0.4, "neutral": 0.6}, "fea": {"sad": 0.5, "neutral": 0.5},
+    "dis": {"angry": 0.5, "neutral": 0.5}, "oth": {"neutral": 1.0},
+}
+#: The intended emotion given a scripted line's valence class (the actor chooses the arousal).
+_EMOTION_GIVEN_TEXT = {
+    "positive": {"hap": 0.45, "exc": 0.45, "neu": 0.1},
+    "angry": {"ang": 0.55, "fru": 0.25, "sad": 0.15, "neu": 0.05},
+    "sad": {"sad": 0.55, "ang": 0.2, "fru": 0.1, "neu": 0.15},
+    "neutral": {"neu": 0.7, "fru": 0.1, "sad": 0.1, "hap": 0.1},
+}
+
+# --- the dialogs --------------------------------------------------------------------------------
+#: Improvised scenarios: relative weights of intended emotions.
+_SCENARIOS = {
+    "impro01": {"neu": 4, "ang": 3, "fru": 2, "hap": 1, "sad": 1},  # paperwork at an office
+    "impro02": {"sad": 4, "neu": 3, "ang": 1, "hap": 1, "fea": 0.3},  # a loss
+    "impro03": {"hap": 3, "exc": 3, "neu": 2, "sur": 0.5, "sad": 1, "ang": 1},  # good news
+    "impro05": {"neu": 2, "ang": 2, "sad": 2, "hap": 1, "exc": 1, "dis": 0.3, "oth": 0.2},
+}
+#: Scripts, shared by every session: their lines' valence classes.
+_SCRIPTS = {
+    "script01": {"angry": 0.35, "sad": 0.3, "neutral": 0.3, "positive": 0.05},  # a quarrel
+    "script02": {"positive": 0.55, "neutral": 0.3, "sad": 0.15},  # a reunion
+}
+_SCRIPT_LINES = 40  # lines per script (dialogs use a prefix of them)
+
+
+def _dialogs(session: int) -> list[str]:
+    """The dialogs of one session, with IEMOCAP's unusual names where they occur."""
+    names = [f"Ses{session:02d}F_impro01", f"Ses{session:02d}M_impro01", f"Ses{session:02d}F_impro02",
+             f"Ses{session:02d}M_impro03", f"Ses{session:02d}F_script01_1", f"Ses{session:02d}M_script02_1"]
+    if session == 3:
+        names[3:4] = ["Ses03M_impro05a", "Ses03M_impro05b"]
+    if session == 5:
+        names.append("Ses05M_script01_1b")
+    return names
+
+
+# --- the words ----------------------------------------------------------------------------------
+_SLOTS = {
+    "pos_adj": ["wonderful", "amazing", "fantastic", "great", "lovely", "perfect", "brilliant", "beautiful"],
+    "pos_feel": ["happy", "thrilled", "delighted", "glad", "excited", "grateful", "proud"],
+    "pos_event": ["won the prize", "got the job", "are getting married", "passed the exam",
+                  "found a house", "are going on holiday"],
+    "pos_verb": ["love", "adore", "really enjoy", "like"],
+    "ang_adj": ["ridiculous", "unfair", "outrageous", "unacceptable", "stupid", "absurd"],
+    "ang_verb": ["hate", "can't stand", "am fed up with", "despise"],
+    "ang_event": ["lied to me again", "ruined everything", "broke your promise", "wasted my time",
+                  "ignored me"],
+    "sad_adj": ["empty", "hopeless", "lonely", "grey", "pointless"],
+    "sad_feel": ["lonely", "lost", "hopeless", "heartbroken", "miserable", "tired"],
+    "sad_event": ["funeral", "accident", "breakup", "divorce", "hospital visit"],
+    "neg_thing": ["mess", "lies", "excuses", "attitude", "shouting"],
+    "thing": ["car", "house", "report", "meeting", "letter", "phone", "dinner", "job", "garden"],
+    "doc": ["form", "application", "receipt", "license", "ticket", "document"],
+    "place": ["counter", "second floor", "office", "table", "station", "front desk"],
+    "time": ["three o'clock", "noon", "nine thirty", "half past four", "Monday morning"],
+    "vehicle": ["bus", "train", "early flight", "ferry"],
+}
+#: (dialogue act, template) per valence class of the text.
+_TEMPLATES = {
+    "positive": [
+        ("s", "I got the {thing} today, it is {pos_adj}."), ("o", "I think the {thing} is {pos_adj}."),
+        ("q", "Isn't it {pos_adj} that we {pos_event}?"), ("s", "We {pos_event} and I am so {pos_feel}."),
+        ("ag", "Yes, that sounds {pos_adj}!"), ("o", "I {pos_verb} the {thing} so much."),
+        ("s", "I am {pos_feel}, everything is {pos_adj}."),
+    ],
+    "angry": [
+        ("o", "This is {ang_adj}, you {ang_event}."), ("dag", "No, I am sick of your {neg_thing}!"),
+        ("q", "Why do you always bring your {neg_thing} here?"), ("c", "Stop the {neg_thing} right now."),
+        ("s", "I {ang_verb} this {thing}."), ("o", "It is {ang_adj} and I {ang_verb} it."),
+        ("dag", "No, you {ang_event} and it is {ang_adj}."),
+    ],
+    "sad": [
+        ("s", "I miss the old {thing} so much."), ("s", "Everything feels {sad_adj} since the {sad_event}."),
+        ("o", "I feel so {sad_feel} without you."), ("q", "Why did the {sad_event} have to happen?"),
+        ("ap", "I'm sorry, I just can't stop crying."), ("s", "I am {sad_feel} and the house is {sad_adj}."),
+        ("o", "Nothing matters since the {sad_event}, it is {ang_adj}."),
+    ],
+    "neutral": [
+        ("s", "The {thing} is on the {place}."), ("q", "Do you have the {doc}?"),
+        ("c", "Please fill out the {doc} and take it to the {place}."),
+        ("s", "I will take the {vehicle} at {time}."), ("ans", "It is at {time}, next to the {place}."),
+        ("q", "Where is the {place}?"), ("b", "Okay."), ("a", "Right, I see."),
+        ("g", "Hello, how are you?"), ("ans", "The {doc} is in the {thing}."),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class _Line:
+    text: str
+    act: str
+    valence: str
+
+
+def _sentence(valence: str, rng: np.random.Generator) -> _Line:
+    act, template = _TEMPLATES[valence][rng.integers(len(_TEMPLATES[valence]))]
+    slots = {name: words[rng.integers(len(words))] for name, words in _SLOTS.items()}
+    return _Line(template.format(**slots), act, valence)
+
+
+def _choice(weights: dict, rng: np.random.Generator) -> str:
+    keys = list(weights)
+    p = np.array([weights[k] for k in keys], dtype=float)
+    return keys[rng.choice(len(keys), p=p / p.sum())]
+
+
+def _script(name: str) -> list[_Line]:
+    """A script's lines: fixed by its name alone, so every session and seed performs the same."""
+    rng = np.random.default_rng(int.from_bytes(name.encode(), "big") % 2**32)
+    return [_sentence(_choice(_SCRIPTS[name], rng), rng) for _ in range(_SCRIPT_LINES)]
+
+
+# --- one utterance ------------------------------------------------------------------------------
+@dataclass
+class _Utterance:
+    utt_id: str
+    line: _Line
+    emotion: str  # intended
+    speaker: dict
+    spoken_text: str = ""
+
+
+def _ratings(emotion: str, gender: str, rng: np.random.Generator) -> dict:
+    """Simulated raters: three external categorical raters, two external attribute raters and
+    the actor's self-evaluation; the header code is the majority category or ``xxx``."""
+    categorical = []
+    for rater in rng.choice(["E1", "E2", "E3", "E4"], size=3, replace=False):
+        perceived = emotion if rng.random() < _RATER_ACCURACY else _CONFUSIONS[emotion][
+            rng.integers(len(_CONFUSIONS[emotion]))]
+        chosen = [perceived]
+        if rng.random() < 0.15:  # one rater may give several categories
+            extra = _CONFUSIONS[perceived][rng.integers(len(_CONFUSIONS[perceived]))]
+            if extra not in chosen:
+                chosen.append(extra)
+        categorical.append((str(rater), chosen))
+    counts: dict = {}
+    for _, chosen in categorical:
+        for code in chosen:
+            counts[code] = counts.get(code, 0) + 1
+    best = max(counts.values())
+    winners = [c for c, n in counts.items() if n == best]
+    code = winners[0] if best >= 2 and len(winners) == 1 else "xxx"
+    latent = np.array(_VAD[emotion]) + rng.normal(0, 0.35, size=3)
+    attribute = [(str(r), np.clip(np.rint(latent + rng.normal(0, 0.6, size=3)), 1, 5).astype(int))
+                 for r in sorted(rng.choice(["E1", "E2", "E3", "E4"], size=2, replace=False))]
+    mean = np.mean([values for _, values in attribute], axis=0)
+    self_values = np.clip(np.rint(latent), 1, 5).astype(int)
+    return {"code": code, "categorical": categorical, "attribute": attribute, "vad": mean,
+            "self": (f"{gender}1", [emotion], self_values)}
+
+
+def _synthesise(utterance: _Utterance, synth: Synthesiser, rng: np.random.Generator):
+    """Waveform at 16 kHz with silence around it, and word/phone segments shifted to match."""
+    speaker = utterance.speaker
+    offsets = np.array(_PROSODY[utterance.emotion]) * speaker["expressiveness"]
+    settings = np.array([speaker["rate"], speaker["volume"], speaker["pitch"], speaker["range"]])
+    rate, volume, pitch, pitch_range = settings + offsets + rng.normal(0, _JITTER)
+    speech = synth.synthesise(
+        utterance.spoken_text, voice=speaker["voice"], rate=int(np.clip(rate, 90, 400)),
+        volume=int(np.clip(volume, 20, 200)), pitch=int(np.clip(pitch, 0, 99)),
+        pitch_range=int(np.clip(pitch_range, 0, 99)), seed=int(rng.integers(2**31)),
+    )
+    divisor = np.gcd(speech.sample_rate_hz, SAMPLE_RATE_HZ)
+    audio = resample_poly(speech.samples, SAMPLE_RATE_HZ // divisor, speech.sample_rate_hz // divisor)
+    lead_s, tail_s = rng.uniform(0.15, 0.4), rng.uniform(0.15, 0.4)
+    audio = np.concatenate([np.zeros(int(lead_s * SAMPLE_RATE_HZ)), audio,
+                            np.zeros(int(tail_s * SAMPLE_RATE_HZ))])
+    audio = audio * speaker["gain"] + rng.normal(0, 10 ** (-58 / 20), size=audio.shape)
+    audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
+    shift = lambda segs: [Segment(s.label, s.start_s + lead_s, s.end_s + lead_s) for s in segs]  # noqa: E731
+    return audio, shift(speech.words), shift(speech.phones)
+
+
+# --- file formats -------------------------------------------------------------------------------
+def _header_line(start_s: float, end_s: float, utt_id: str, code: str, vad) -> str:
+    v, a, d = vad
+    return f"[{start_s:.4f} - {end_s:.4f}]\t{utt_id}\t{code}\t[{v:.4f}, {a:.4f}, {d:.4f}]"
+
+
+def _emo_block(utt_id: str, start_s: float, end_s: float, ratings: dict) -> list[str]:
+    lines = [_header_line(start_s, end_s, utt_id, ratings["code"], ratings["vad"])]
+    self_rater, self_codes, self_values = ratings["self"]
+    for rater, codes in sorted(ratings["categorical"]) + [(self_rater, self_codes)]:
+        names = "; ".join(_CATEGORY_NAMES[c] for c in codes)
+        lines.append(f"C-{rater}:\t{names};\t()")
+    for rater, (v, a, d) in ratings["attribute"] + [(self_rater, self_values)]:
+        lines.append(f"A-{rater}:\tval {v}; act {a}; dom  {d};\t()")
+    return lines
+
+
+def _segment_lines(segments: list, duration_s: float, header: str, labels: list[str]) -> str:
+    rows = [f" SFrm  EFrm    SegAScr {header}"]
+    total = 0
+    last_frame = max(int(round(duration_s / FRAME_S)) - 1, 0)
+    for segment, label in zip(segments, labels):
+        start = int(round(segment.start_s / FRAME_S))
+        end = min(max(int(round(segment.end_s / FRAME_S)) - 1, start), last_frame)
+        score = -4000 * (end - start + 1) - 1000
+        total += score
+        rows.append(f"{start:>5} {end:>5} {score:>10} {label}")
+    rows.append(f" Total score: {total}")
+    return "\n".join(rows) + "\n"
+
+
+def _with_silences(segments: list, duration_s: float, silence: str, first: str, last: str) -> list:
+    """Fill the gaps around and between segments with silence labels, as Sphinx alignments do."""
+    filled, cursor = [], 0.0
+    for segment in segments:
+        if segment.start_s - cursor >= FRAME_S:
+            filled.append(Segment(first if not filled else silence, cursor, segment.start_s))
+        filled.append(segment)
+        cursor = segment.end_s
+    filled.append(Segment(last, cursor, max(duration_s, cursor + FRAME_S)))
+    return filled
+
+
+def _word_alignment(words: list, duration_s: float, tag: str | None) -> str:
+    if tag is not None:  # a tag-only utterance: the aligner sees one filler word
+        speech = [Segment(f"++{tag}++", words[0].start_s, words[-1].end_s)] if words else []
+    else:
+        speech = [Segment("".join(ch for ch in w.label.upper() if ch.isalnum() or ch == "'"),
+                          w.start_s, w.end_s) for w in words]
+    segments = _with_silences(speech, duration_s, "<sil>", "<s>", "</s>")
+    return _segment_lines(segments, duration_s, "Word", [s.label for s in segments])
+
+
+def _phone_alignment(phones: list, words: list, duration_s: float) -> str:
+    speech = [p for p in phones if p.label != "SIL"]
+    segments = _with_silences(speech, duration_s, "SIL", "SIL", "SIL")
+    positions = _positions(speech, words)
+    labels = []
+    for i, seg in enumerate(segments):
+        if seg.label == "SIL":
+            labels.append("SIL")
+            continue
+        left = segments[i - 1].label if i > 0 else "SIL"
+        right = segments[i + 1].label if i + 1 < len(segments) else "SIL"
+        labels.append(f"{seg.label}({left},{right}) {positions[seg]}")
+    return _segment_lines(segments, duration_s, "Phone", labels)
+
+
+def _positions(phones: list, words: list) -> dict:
+    """Sphinx word-position code per phone: b(egin), i(nternal), e(nd) or s(ingle)."""
+    groups: dict = {}
+    for phone in phones:
+        word = next((i for i, w in enumerate(words) if w.start_s - 1e-3 <= phone.start_s < w.end_s), None)
+        groups.setdefault(word, []).append(phone)
+    positions = {}
+    for members in groups.values():
+        for i, phone in enumerate(members):
+            last = i == len(members) - 1
+            positions[phone] = "s" if len(members) == 1 else "b" if i == 0 else "e" if last else "i"
+    return positions
+
+
+# --- the corpus ---------------------------------------------------------------------------------
+def _actors(rng: np.random.Generator) -> dict:
+    actors = {}
+    for session, voices in _VOICES.items():
+        for gender, (voice, pitch) in voices.items():
+            actors[(session, gender)] = {
+                "voice": voice, "pitch": pitch + rng.uniform(-4, 4), "rate": rng.uniform(150, 185),
+                "volume": rng.uniform(85, 115), "range": rng.uniform(40, 60),
+                "expressiveness": rng.uniform(0.8, 1.2), "gain": 10 ** (rng.uniform(-4, 2) / 20),
+            }
+    return actors
+
+
+def _plan_dialog(dialog: str, n_turns: int, actors: dict, rng: np.random.Generator) -> list[_Utterance]:
+    session = int(dialog[3:5])
+    kind = dialog.split("_")[1].rstrip("ab")
+    script = _script(kind) if kind.startswith("script") else None
+    counters = {"F": 0, "M": 0}
+    gender = "F" if rng.random() < 0.5 else "M"
+    utterances = []
+    for turn in range(n_turns):
+        if script is not None:
+            line = script[turn % len(script)]
+            emotion = _choice(_EMOTION_GIVEN_TEXT[line.valence], rng)
+        else:
+            emotion = _choice(_SCENARIOS[kind], rng)
+            line = _sentence(_choice(_TEXT_GIVEN_EMOTION[emotion], rng), rng)
+        utt_id = f"{dialog}_{gender}{counters[gender]:03d}"
+        counters[gender] += 1
+        utterances.append(_Utterance(utt_id, line, emotion, actors[(session, gender)], line.text))
+        gender = "M" if gender == "F" else "F"
+    return utterances
+
+
+def _add_tag_utterances(dialogs: dict) -> None:
+    """One tag-only ``[LAUGHTER]`` utterance and a few inline tags (spoken as laughter)."""
+    first = dialogs["Ses01M_impro03"][0]
+    first.line = _Line("[LAUGHTER]", "oth", first.line.valence)
+    first.emotion = "hap"
+    first.spoken_text = "ha ha ha ha."
+    for utterance in dialogs["Ses02F_impro01"][1:2] + dialogs["Ses04M_impro03"][2:3]:
+        utterance.line = _Line(f"[LAUGHTER] {utterance.line.text}", utterance.line.act,
+                               utterance.line.valence)
+        utterance.spoken_text = f"ha ha. {utterance.spoken_text}"
+
+
+def write_demo_corpus(out, *, utterances: int = DEFAULT_UTTERANCES, seed: int = 0,
+                      progress: bool = True) -> Path:
+    """Write the demo corpus to ``out`` (an IEMOCAP_full_release-style folder) and return it.
+
+    If ``out`` already holds a demo corpus with the same settings, nothing is written; a
+    non-empty ``out`` that is not a demo corpus is refused.  The corpus is written to a
+    temporary sibling folder first and moved into place, so an interrupted run leaves no half
+    corpus behind.  The same settings always give the same files.
+    """
+    out = Path(out).expanduser().resolve()
+    settings = {"version": DEMO_VERSION, "utterances": utterances, "seed": seed}
+    if utterances < 60:
+        raise ValueError(f"the demo corpus needs at least 60 utterances, got {utterances}")
+    marker = out / "sertext-demo.json"
+    if marker.is_file() and json.loads(marker.read_text()) == settings:
+        return out
+    if out.exists() and any(out.iterdir()) and not marker.is_file():
+        raise FileExistsError(f"{out} exists and is not a sertext demo corpus; choose an empty folder")
+    staging = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    _write(staging, utterances, seed, progress)
+    (staging / "sertext-demo.json").write_text(json.dumps(settings, indent=2) + "\n")
+    if out.exists():
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(out)
+    return out
+
+
+def _write(root: Path, n_utterances: int, seed: int, progress: bool) -> None:
+    rng = np.random.default_rng(seed)
+    actors = _actors(rng)
+    dialogs = {}
+    for session in range(1, 6):
+        names = _dialogs(session)
+        per_dialog = np.diff(np.linspace(0, n_utterances / 5, len(names) + 1).round().astype(int))
+        for name, n_turns in zip(names, per_dialog):
+            dialogs[name] = _plan_dialog(name, int(n_turns), actors, rng)
+    _add_tag_utterances(dialogs)
+    synth = synthesiser()
+    acts: dict = {s: [] for s in range(1, 6)}
+    total = sum(len(u) for u in dialogs.values())
+    with tqdm(total=total, desc="demo corpus", unit="utt", disable=not progress) as bar:
+        for dialog, utterances in dialogs.items():
+            acts[int(dialog[3:5])] += _write_dialog(root, dialog, utterances, synth, rng)
+            bar.update(len(utterances))
+    _write_dialogue_acts(root / "EMOTyDA", acts, rng)
+    (root / "README.txt").write_text(
+        "sertext demo corpus: synthetic speech (eSpeak NG) in the IEMOCAP_full_release format.\n"
+        "Generated by `sertext demo-corpus`; see sertext/data/demo.py for its design.\n"
+    )
+
+
+def _write_dialog(root: Path, dialog: str, utterances: list, synth: Synthesiser,
+                  rng: np.random.Generator) -> list:
+    session_dir = root / f"Session{int(dialog[3:5])}"
+    wav_dir = session_dir / "sentences" / "wav" / dialog
+    align_dir = session_dir / "sentences" / "ForcedAlignment" / dialog
+    for folder in (wav_dir, align_dir, session_dir / "dialog" / "transcriptions",
+                   *(session_dir / "dialog" / "EmoEvaluation" / sub
+                     for sub in ("Categorical", "Attribute", "Self-evaluation"))):
+        folder.mkdir(parents=True, exist_ok=True)
+    emo_lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
+    transcript_lines, act_rows = [], []
+    cursor = rng.uniform(2.0, 8.0)
+    for number, utterance in enumerate(utterances):
+        audio, words, phones = _synthesise(utterance, synth, rng)
+        sf.write(wav_dir / f"{utterance.utt_id}.wav", audio, SAMPLE_RATE_HZ, subtype="PCM_16")
+        duration_s = len(audio) / SAMPLE_RATE_HZ
+        start_s, end_s = cursor, cursor + duration_s
+        cursor = end_s + rng.uniform(0.2, 1.5)
+        gender = utterance.utt_id.rsplit("_", 1)[1][0]
+        ratings = _ratings(utterance.emotion, gender, rng)
+        emo_lines += _emo_block(utterance.utt_id, start_s, end_s, ratings) + [""]
+        transcript_lines.append(f"{utterance.utt_id} [{start_s:08.4f}-{end_s:08.4f}]: {utterance.line.text}")
+        if number == 1 and dialog.endswith("impro01"):  # an XX line: no wav, no label
+            xx_id = f"{dialog}_{gender}XX0"
+            transcript_lines.append(f"{xx_id} [{end_s:08.4f}-{end_s + 0.5:08.4f}]: Yeah.")
+            act_rows.append((xx_id, "Yeah.", "b", "-"))
+        tag = utterance.line.text.strip("[]") if utterance.line.text.startswith("[") and \
+            utterance.line.text.endswith("]") else None
+        (align_dir / f"{utterance.utt_id}.wdseg").write_text(_word_alignment(words, duration_s, tag))
+        (align_dir / f"{utterance.utt_id}.phseg").write_text(_phone_alignment(phones, words, duration_s))
+        act_rows.append((utterance.utt_id, utterance.line.text, utterance.line.act, ratings["code"]))
+    (session_dir / "dialog" / "EmoEvaluation" / f"{dialog}.txt").write_text("\n".join(emo_lines))
+    (session_dir / "dialog" / "transcriptions" / f"{dialog}.txt").write_text("\n".join(transcript_lines) + "\n")
+    return act_rows
+
+
+def _write_dialogue_acts(folder: Path, acts: dict, rng: np.random.Generator) -> None:
+    """EMOTyDA CSVs (CRLF); like the real ones, sessions 2–4 miss some labelled utterances."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for session, rows in acts.items():
+        with (folder / f"iemocap_session{session}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\r\n")
+            writer.writerow(["TURN", "UTTERANCE", "DA", "EMOTION"])
+            for row in rows:
+                if session in (2, 3, 4) and "XX" not in row[0] and rng.random() < 0.08:
+                    continue
+                writer.writerow(row)

@@ -1,0 +1,128 @@
+"""Evaluation protocols: which utterances train, select (dev) and test in each fold.
+
+Every protocol keeps train and test speaker-disjoint.  Fold lists hold ``utt_id`` values in table
+order, so a fold is a pure function of the table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pandas as pd
+
+PROTOCOLS = ("iemocap-loso", "iemocap-loso-session", "iemocap-holdout", "msp-official")
+DEV_SPLITS = ("Development", "Validation")
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One train / dev / test partition of the utterance table (lists of ``utt_id``)."""
+
+    name: str
+    train: list
+    dev: list
+    test: list
+
+
+def make_folds(table: pd.DataFrame, protocol: str, *, dev_fraction: float = 0.2) -> list[Fold]:
+    """Split ``table`` into the folds of ``protocol``.
+
+    Protocols:
+        ``iemocap-loso``: 10 folds (Triantafyllopoulos et al.); test = one speaker, dev = the other
+        speaker of the same session, train = the other four sessions.
+        ``iemocap-loso-session``: 5 folds (Makiuchi et al.); test = one session, train = the other
+        four; the paper names no dev set, so dev is ``dev_fraction`` of each training speaker's
+        utterances, picked by a hash of the utterance id (stable, independent of table order).
+        ``iemocap-holdout``: 1 fold (Atmaja & Akagi); train = sessions 1–4, test = session 5, dev =
+        ``dev_fraction`` of the training utterances (the paper's 20 % validation split), as above.
+        ``msp-official``: 1 fold; Train / Development (or Validation) / Test1.
+
+    Args:
+        table: the utterance table (usually after a label scheme such as ``four_class``).
+        protocol: one of :data:`PROTOCOLS`.
+        dev_fraction: share of training utterances held out as dev where the protocol has no
+            natural dev set.
+
+    Raises:
+        ValueError: for an unknown protocol, or a table that lacks what the protocol needs.
+    """
+    if protocol == "iemocap-loso":
+        folds = _loso(table)
+    elif protocol == "iemocap-loso-session":
+        folds = [
+            _hashed_dev(f"Session{s}", table, table["session"] != s, table["session"] == s, dev_fraction)
+            for s in _sessions(table)
+        ]
+    elif protocol == "iemocap-holdout":
+        _sessions(table)
+        folds = [_hashed_dev("Session5", table, table["session"] <= 4, table["session"] == 5, dev_fraction)]
+    elif protocol == "msp-official":
+        folds = [_msp_official(table)]
+    else:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
+    for fold in folds:
+        _check_fold(table, fold)
+    return folds
+
+
+def _sessions(table: pd.DataFrame) -> list[int]:
+    sessions = sorted(int(s) for s in table["session"].dropna().unique())
+    if len(sessions) < 2:
+        raise ValueError(f"IEMOCAP protocols need at least two sessions; the table has {sessions}")
+    return sessions
+
+
+def _ids(table: pd.DataFrame, mask) -> list:
+    return table.loc[mask.fillna(False).astype(bool), "utt_id"].tolist()
+
+
+def _loso(table: pd.DataFrame) -> list[Fold]:
+    folds = []
+    for session in _sessions(table):
+        in_session = table["session"] == session
+        for gender, other in (("F", "M"), ("M", "F")):
+            speaker = f"Ses{session:02d}{gender}"
+            folds.append(Fold(
+                name=speaker,
+                train=_ids(table, ~in_session),
+                dev=_ids(table, in_session & (table["gender"] == other)),
+                test=_ids(table, in_session & (table["gender"] == gender)),
+            ))
+    return folds
+
+
+def _in_dev(utt_id: str, fraction: float) -> bool:
+    digest = hashlib.sha256(utt_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def _hashed_dev(name: str, table: pd.DataFrame, train_mask, test_mask, fraction: float) -> Fold:
+    if not 0 < fraction < 1:
+        raise ValueError(f"dev_fraction must be in (0, 1), got {fraction}")
+    train_ids = _ids(table, train_mask)
+    dev = [u for u in train_ids if _in_dev(u, fraction)]
+    chosen = set(dev)
+    return Fold(name, [u for u in train_ids if u not in chosen], dev, _ids(table, test_mask))
+
+
+def _msp_official(table: pd.DataFrame) -> Fold:
+    split = table["split"]
+    dev_name = next((s for s in DEV_SPLITS if (split == s).any()), None)
+    if not (split == "Train").any() or dev_name is None or not (split == "Test1").any():
+        raise ValueError(
+            f"msp-official needs Train, Development (or Validation) and Test1 rows; "
+            f"the table has splits {sorted(split.dropna().unique())}"
+        )
+    return Fold("official", _ids(table, split == "Train"), _ids(table, split == dev_name),
+                _ids(table, split == "Test1"))
+
+
+def _check_fold(table: pd.DataFrame, fold: Fold) -> None:
+    """Raise if a fold is empty or shares a known speaker between train and test."""
+    if not fold.train or not fold.test:
+        raise ValueError(f"fold {fold.name} has an empty train or test set")
+    speakers = table.set_index("utt_id")["speaker"]
+    shared = set(speakers[fold.train].dropna()) & set(speakers[fold.test].dropna())
+    if shared:
+        raise ValueError(f"fold {fold.name} shares speakers between train and test: {sorted(shared)}")

@@ -1,0 +1,125 @@
+"""The demo corpus: IEMOCAP format, quirks, determinism and the designed modality split."""
+
+import hashlib
+
+import numpy as np
+import pytest
+from scipy.signal import stft
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sertext.data import count_problems, four_class, load_corpus, make_folds, read_wav
+from sertext.data.demo import write_demo_corpus
+from sertext.metrics import uar
+
+pytestmark = pytest.mark.slow
+
+
+def _digest(root):
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return hashlib.sha256(b"".join(p.relative_to(root).as_posix().encode() + p.read_bytes()
+                                   for p in files)).hexdigest()
+
+
+def test_same_seed_same_corpus_other_seed_other_corpus(tmp_path):
+    a = write_demo_corpus(tmp_path / "a", utterances=60, seed=3, progress=False)
+    b = write_demo_corpus(tmp_path / "b", utterances=60, seed=3, progress=False)
+    c = write_demo_corpus(tmp_path / "c", utterances=60, seed=4, progress=False)
+    assert _digest(a) == _digest(b) != _digest(c)
+
+
+def test_existing_corpus_is_reused_and_foreign_folders_refused(tmp_path):
+    root = write_demo_corpus(tmp_path / "demo", utterances=60, progress=False)
+    wav = next(root.rglob("*.wav"))
+    mtime = wav.stat().st_mtime_ns
+    write_demo_corpus(root, utterances=60, progress=False)
+    assert wav.stat().st_mtime_ns == mtime
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not a sertext demo corpus"):
+        write_demo_corpus(tmp_path / "other", utterances=60, progress=False)
+
+
+def test_reader_reads_the_demo_corpus_with_its_quirks(demo_root):
+    table = load_corpus("iemocap", demo_root, check_audio=True, dialogue_acts=demo_root / "EMOTyDA")
+    assert len(table) == 600
+    assert table["speaker"].nunique() == 10
+    assert table.groupby("speaker").size().between(50, 70).all()
+    assert set(table["mode"]) == {"improvised", "scripted"}
+    assert {"xxx", "fru", "neu", "hap", "exc", "sad", "ang"} <= set(table["emotion"])
+    assert (table["text"] == "[LAUGHTER]").sum() == 1
+    assert {"Ses03M_impro05a", "Ses05M_script01_1b"} <= set(table["dialog"])
+    assert table["rater_emotions"].map(lambda raters: any(len(r) > 1 for r in raters)).any()
+    counts = count_problems(table.attrs["problems"])
+    assert counts[("note", "xx_transcript_line")] == 10
+    assert counts[("note", "no_dialogue_act")] > 0
+    assert not [kind for severity, kind in counts if severity == "error"]
+    # Scripts are reused across sessions: the same lines in sessions 1 and 2.
+    script = table[table["dialog"].str.contains("script01_1")]
+    assert set(script.loc[script.session == 1, "text"]) & set(script.loc[script.session == 2, "text"])
+    # V/A/D follow the categories.
+    means = four_class(table).groupby("label")[["valence", "arousal"]].mean()
+    assert means.loc["happy", "valence"] > means.loc["neutral", "valence"] > means.loc["sad", "valence"]
+    assert means.loc["angry", "arousal"] > means.loc["neutral", "arousal"] > means.loc["sad", "arousal"]
+
+
+def test_wavs_and_alignments(demo_root):
+    wav = demo_root / "Session1/sentences/wav/Ses01F_impro01/Ses01F_impro01_F000.wav"
+    audio = read_wav(wav)
+    assert 0.5 < len(audio) / 16000 < 10
+    align = demo_root / "Session1/sentences/ForcedAlignment/Ses01F_impro01"
+    words = (align / "Ses01F_impro01_F000.wdseg").read_text().splitlines()
+    phones = (align / "Ses01F_impro01_F000.phseg").read_text().splitlines()
+    assert words[0].split() == ["SFrm", "EFrm", "SegAScr", "Word"]
+    assert phones[0].split() == ["SFrm", "EFrm", "SegAScr", "Phone"]
+    assert words[-1].startswith(" Total score:")
+    frames = [tuple(map(int, line.split()[:2])) for line in phones[1:-1]]
+    assert frames[0][0] == 0
+    assert all(end + 1 == start for (_, end), (start, _) in zip(frames, frames[1:]))
+    assert frames[-1][1] <= len(audio) // 160
+    spoken = [line.split()[3] for line in words[1:-1] if not line.split()[3].startswith("<")]
+    text = load_corpus("iemocap", demo_root).set_index("utt_id").loc["Ses01F_impro01_F000", "text"]
+    assert " ".join(spoken) == "".join(c for c in text.upper() if c.isalnum() or c in " '").strip()
+
+
+def _audio_statistics(path):
+    """Log band energies and energy statistics over the voiced frames (a cheap acoustic set)."""
+    x = read_wav(path)
+    f, _, z = stft(x, fs=16000, nperseg=400, noverlap=240)
+    power = np.abs(z) ** 2
+    edges = np.geomspace(50, 7000, 17)
+    bands = np.log(np.stack([power[(f >= lo) & (f < hi)].sum(0) for lo, hi in zip(edges, edges[1:])]) + 1e-10)
+    energy = np.log(power.sum(0) + 1e-10)
+    voiced = energy > energy.max() - 5
+    return np.concatenate([bands[:, voiced].mean(1), bands[:, voiced].std(1),
+                           [energy[voiced].mean(), energy[voiced].std(), voiced.mean(), len(x) / 16000]])
+
+
+def _leave_one_session_out_uar(table, features):
+    labels = table["label"].to_numpy()
+    predictions = np.empty(len(labels), dtype=object)
+    for fold in make_folds(table, "iemocap-loso-session"):
+        train = table["utt_id"].isin(fold.train + fold.dev).to_numpy()
+        test = table["utt_id"].isin(fold.test).to_numpy()
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000, class_weight="balanced"))
+        predictions[test] = model.fit(features[train], labels[train]).predict(features[test])
+    return uar(labels, predictions)
+
+
+def test_emotion_is_split_across_speech_and_text(demo_root):
+    """Audio statistics alone and bag-of-words alone are well above chance (0.25); together
+    they beat both: the demo corpus rewards fusion, as the papers' corpora do."""
+    table = four_class(load_corpus("iemocap", demo_root)).reset_index(drop=True)
+    audio = np.stack([_audio_statistics(p) for p in table["path"]])
+    for speaker in table["speaker"].unique():  # per-speaker standardisation, as usual in SER
+        rows = (table["speaker"] == speaker).to_numpy()
+        audio[rows] = (audio[rows] - audio[rows].mean(0)) / (audio[rows].std(0) + 1e-9)
+    words = CountVectorizer().fit_transform(table["text"]).toarray().astype(float)
+    audio_uar = _leave_one_session_out_uar(table, audio)
+    text_uar = _leave_one_session_out_uar(table, words)
+    both_uar = _leave_one_session_out_uar(table, np.hstack([audio, words]))
+    print(f"leave-one-session-out UAR: audio {audio_uar:.3f}, text {text_uar:.3f}, both {both_uar:.3f}")
+    assert audio_uar > 0.45 and text_uar > 0.45
+    assert both_uar > max(audio_uar, text_uar) + 0.05
