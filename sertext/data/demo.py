@@ -287,7 +287,7 @@ def _segment_lines(segments: list, duration_s: float, header: str, labels: list[
     rows = [f" SFrm  EFrm    SegAScr {header}"]
     total = 0
     last_frame = max(int(round(duration_s / FRAME_S)) - 1, 0)
-    for segment, label in zip(segments, labels):
+    for segment, label in zip(segments, labels, strict=True):
         start = int(round(segment.start_s / FRAME_S))
         end = min(max(int(round(segment.end_s / FRAME_S)) - 1, start), last_frame)
         score = -4000 * (end - start + 1) - 1000
@@ -394,6 +394,11 @@ def _add_tag_utterances(dialogs: dict) -> None:
         utterance.spoken_text = f"ha ha. {utterance.spoken_text}"
 
 
+def default_demo_dir() -> Path:
+    """Where ``--demo`` runs keep the default demo corpus: ``~/.cache/sertext/demo-corpus``."""
+    return Path.home() / ".cache" / "sertext" / "demo-corpus"
+
+
 def write_demo_corpus(out, *, utterances: int = DEFAULT_UTTERANCES, seed: int = 0,
                       progress: bool = True) -> Path:
     """Write the demo corpus to ``out`` (an IEMOCAP_full_release-style folder) and return it.
@@ -430,7 +435,7 @@ def _write(root: Path, n_utterances: int, seed: int, progress: bool) -> None:
     for session in range(1, 6):
         names = _dialogs(session)
         per_dialog = np.diff(np.linspace(0, n_utterances / 5, len(names) + 1).round().astype(int))
-        for name, n_turns in zip(names, per_dialog):
+        for name, n_turns in zip(names, per_dialog, strict=True):
             dialogs[name] = _plan_dialog(name, int(n_turns), actors, rng)
     _add_tag_utterances(dialogs)
     synth = synthesiser()

@@ -1,6 +1,7 @@
 """The demo corpus: IEMOCAP format, quirks, determinism and the designed modality split."""
 
 import hashlib
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -77,7 +78,7 @@ def test_wavs_and_alignments(demo_root):
     assert words[-1].startswith(" Total score:")
     frames = [tuple(map(int, line.split()[:2])) for line in phones[1:-1]]
     assert frames[0][0] == 0
-    assert all(end + 1 == start for (_, end), (start, _) in zip(frames, frames[1:]))
+    assert all(end + 1 == start for (_, end), (start, _) in pairwise(frames))
     assert frames[-1][1] <= len(audio) // 160
     spoken = [line.split()[3] for line in words[1:-1] if not line.split()[3].startswith("<")]
     text = load_corpus("iemocap", demo_root).set_index("utt_id").loc["Ses01F_impro01_F000", "text"]
@@ -90,7 +91,7 @@ def _audio_statistics(path):
     f, _, z = stft(x, fs=16000, nperseg=400, noverlap=240)
     power = np.abs(z) ** 2
     edges = np.geomspace(50, 7000, 17)
-    bands = np.log(np.stack([power[(f >= lo) & (f < hi)].sum(0) for lo, hi in zip(edges, edges[1:])]) + 1e-10)
+    bands = np.log(np.stack([power[(f >= lo) & (f < hi)].sum(0) for lo, hi in pairwise(edges)]) + 1e-10)
     energy = np.log(power.sum(0) + 1e-10)
     voiced = energy > energy.max() - 5
     return np.concatenate([bands[:, voiced].mean(1), bands[:, voiced].std(1),

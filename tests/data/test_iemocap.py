@@ -2,9 +2,9 @@
 
 import pandas as pd
 import pytest
-from tests.fixtures import IEMOCAP_UTTERANCES, write_wav
 
 from sertext.data import COLUMNS, CorpusError, count_problems, load_corpus
+from tests.fixtures import IEMOCAP_UTTERANCES, write_wav
 
 
 def test_reads_every_labelled_utterance_with_contract_columns(iemocap_root):

@@ -2,9 +2,9 @@
 
 import pandas as pd
 import pytest
-from tests.fixtures import MSP_ROWS, write_msp
 
 from sertext.data import CorpusError, count_problems, load_corpus
+from tests.fixtures import MSP_ROWS, write_msp
 
 
 def test_reads_labels_audio_and_transcripts(msp_root):

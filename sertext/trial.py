@@ -1,0 +1,339 @@
+"""One trial: config → fit on a fold → best epoch on dev → dev and test predictions.
+
+A trial is a pure function of its config and knows nothing of Ray or MLflow: per-epoch metrics go
+to an optional ``reporter(epoch, metrics)`` callback (the sweep passes one that reports to Ray
+Tune), and with ``checkpoint_dir`` set an interrupted trial resumes from its last finished epoch
+and ends exactly where an uninterrupted one ends.
+
+Training follows the multistage-conditioning paper: SGD with Nesterov momentum 0.9, lr 0.01,
+batch 64, 60 epochs, random 5 s crops for training and full utterances for evaluation, the
+best dev epoch (UAR, or mean CCC for dimensional tasks) kept.  The text baseline uses AdamW at
+2e-5 with a linear schedule and warm-up, batch 32, 4 epochs.  On a GPU, mixed precision is used.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sertext import metrics as M
+from sertext.config import TrialConfig, default_cache_dir
+from sertext.data import FOUR_CLASSES, four_class, load_corpus, make_folds
+from sertext.features import FeatureCache, LogMelExtractor, TextEmbeddingExtractor, extract
+from sertext.losses import ccc_loss, inverse_frequency_weights
+from sertext.models import ARCHITECTURES, build
+
+FRAMES_PER_S = 100  # log-Mel hop of 10 ms
+PAD_DB = -100.0  # log-Mel of digital silence: 10·log10(1e-10)
+CHECKPOINT_FILE = "trial.pt"
+
+Reporter = Callable[[int, dict], None]
+
+
+@dataclass
+class TrialResult:
+    """What a trial returns.
+
+    Attributes:
+        metrics: ``{"{split}/{metric}": value}`` for dev and test at the best epoch.
+        predictions: ``{"dev": table, "test": table}``, one row per utterance.
+        best_epoch: the epoch (0-based) selected on dev.
+        history: per-epoch ``{"epoch", "train/loss", "dev/..."}`` dicts.
+        config: the resolved config that ran.
+    """
+
+    metrics: dict
+    predictions: dict
+    best_epoch: int
+    history: list = field(default_factory=list)
+    config: TrialConfig | None = None
+
+
+@dataclass
+class _Split:
+    """One partition of the fold: utterance ids, model inputs and targets."""
+
+    ids: list
+    inputs: dict  # input name -> list (per utterance)
+    targets: np.ndarray  # class index (categorical) or (n, targets) floats
+
+
+def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
+              progress: bool = False) -> TrialResult:
+    """Train and evaluate one configuration on one fold (see the module docstring)."""
+    config = (TrialConfig.from_dict(config) if isinstance(config, dict) else config).resolved()
+    _seed_everything(config.train.seed)
+    device = _device(config.train.device)
+    table, classes = _task_table(config)
+    splits = _prepare_splits(table, config, progress)
+    model = _build_model(config, classes, splits).to(device)
+    steps_per_epoch = -(-len(splits["train"].ids) // config.train.batch_size)
+    optimizer, scheduler = _optimiser(model, config, steps_per_epoch)
+    loss_fn = _loss(config, splits["train"].targets, len(classes), device)
+    generator = torch.Generator().manual_seed(config.train.seed)
+    scaler = torch.amp.GradScaler("cuda", enabled=_amp_dtype(config, device) == torch.float16)
+
+    state = _load_checkpoint(config, model, optimizer, scheduler, generator)
+    for epoch in range(state["epoch"], config.train.epochs):
+        train_loss = _train_epoch(model, splits["train"], config, optimizer, scheduler, loss_fn,
+                                  generator, scaler, device)
+        scores = _evaluate(model, splits["dev"], config, classes, device)[0]
+        selection = _selection_score(scores, config)
+        if state["best_score"] is None or selection > state["best_score"]:
+            state.update(best_score=selection, best_epoch=epoch, best_model=_copy_state(model))
+        record = {"epoch": epoch, "train/loss": train_loss, **{f"dev/{k}": v for k, v in scores.items()}}
+        state["history"].append(record)
+        state["epoch"] = epoch + 1
+        _save_checkpoint(config, state, model, optimizer, scheduler, generator)
+        if reporter is not None:
+            reporter(epoch, record)
+
+    model.load_state_dict(state["best_model"])
+    results, predictions = {}, {}
+    for split in ("dev", "test"):
+        scores, predictions[split] = _evaluate(model, splits[split], config, classes, device)
+        results.update({f"{split}/{k}": v for k, v in scores.items()})
+    return TrialResult(results, predictions, state["best_epoch"], state["history"], config)
+
+
+# --- data ---------------------------------------------------------------------------------------
+def _task_table(config: TrialConfig) -> tuple[pd.DataFrame, list]:
+    """The labelled utterances of the task, and the class names (targets for dimensional)."""
+    data = config.data
+    table = load_corpus(data.corpus, data.root, dialogue_acts=data.dialogue_acts)
+    if data.task == "categorical":
+        return four_class(table, merge_excited=data.merge_excited).reset_index(drop=True), list(FOUR_CLASSES)
+    labelled = table.dropna(subset=list(data.targets)).reset_index(drop=True)
+    return labelled, list(data.targets)
+
+
+def _prepare_splits(table: pd.DataFrame, config: TrialConfig, progress: bool) -> dict:
+    folds = {f.name: f for f in make_folds(table, config.data.protocol)}
+    if config.data.fold not in folds:
+        raise ValueError(f"fold {config.data.fold!r} is not in protocol {config.data.protocol}; "
+                         f"folds: {sorted(folds)}")
+    fold = folds[config.data.fold]
+    used = table[table["utt_id"].isin(set(fold.train + fold.dev + fold.test))]
+    features = _features(used, config, progress)
+    indexed = table.set_index("utt_id")
+    splits = {}
+    for name, ids in (("train", fold.train), ("dev", fold.dev), ("test", fold.test)):
+        if not ids:
+            raise ValueError(f"fold {fold.name} has no {name} utterances")
+        rows = indexed.loc[ids]
+        if config.data.task == "categorical":
+            targets = rows["label"].map({c: i for i, c in enumerate(FOUR_CLASSES)}).to_numpy(np.int64)
+        else:
+            targets = rows[list(config.data.targets)].to_numpy(np.float32)
+        splits[name] = _Split(list(ids), {k: [v[u] for u in ids] for k, v in features.items()}, targets)
+    return splits
+
+
+def _features(table: pd.DataFrame, config: TrialConfig, progress: bool) -> dict:
+    """``{input name: {utt_id: value}}`` for the inputs the architecture reads."""
+    cache = FeatureCache(config.data.cache_dir or default_cache_dir())
+    inputs = ARCHITECTURES[config.model.arch].inputs
+    features = {}
+    if "log_mel" in inputs:
+        features["log_mel"] = extract(table, LogMelExtractor(), cache, progress=progress)
+    if "text_embedding" in inputs:
+        extractor = TextEmbeddingExtractor(config.model.text_model, "mean",
+                                           config.model.include_special_tokens, config.model.max_tokens)
+        features["text_embedding"] = extract(table, extractor, cache, progress=progress)
+    if "tokens" in inputs:
+        features["tokens"] = dict(zip(table["utt_id"], table["text"].astype(str), strict=True))
+    return features
+
+
+def _crop(log_mel: np.ndarray, frames: int, generator: torch.Generator) -> np.ndarray:
+    """A random ``frames``-long crop; shorter utterances are padded at the end with silence."""
+    if len(log_mel) > frames:
+        start = int(torch.randint(0, len(log_mel) - frames + 1, (1,), generator=generator))
+        return log_mel[start:start + frames]
+    padded = np.full((frames, log_mel.shape[1]), PAD_DB, dtype=np.float32)
+    padded[: len(log_mel)] = log_mel
+    return padded
+
+
+def _batch_inputs(split: _Split, index: list, config: TrialConfig, model, device,
+                  generator: torch.Generator | None) -> dict:
+    """Model keyword inputs for the utterances ``index`` (cropped when a generator is given)."""
+    batch = {}
+    if "log_mel" in split.inputs:
+        mels = [split.inputs["log_mel"][i] for i in index]
+        if generator is not None:
+            frames = int(round(config.train.crop_s * FRAMES_PER_S))
+            mels = [_crop(m, frames, generator) for m in mels]
+        batch["log_mel"] = torch.from_numpy(np.stack(mels)).to(device)
+    if "text_embedding" in split.inputs:
+        batch["text"] = torch.from_numpy(np.stack([split.inputs["text_embedding"][i] for i in index])).to(device)
+    if "tokens" in split.inputs:
+        tokens = model.tokenize([split.inputs["tokens"][i] for i in index])
+        batch.update({k: v.to(device) for k, v in tokens.items()})
+    return batch
+
+
+# --- model and optimisation ---------------------------------------------------------------------
+def _build_model(config: TrialConfig, classes: list, splits: dict) -> torch.nn.Module:
+    text_dim = None
+    if "text_embedding" in splits["train"].inputs:
+        text_dim = int(np.asarray(splits["train"].inputs["text_embedding"][0]).shape[-1])
+    m = config.model
+    return build(m.arch, n_outputs=len(classes), width=m.width, dropout=m.dropout, pretrained=m.pretrained,
+                 text_dim=text_dim, text_model=m.text_model, max_tokens=m.max_tokens)
+
+
+def _optimiser(model: torch.nn.Module, config: TrialConfig, steps_per_epoch: int):
+    train = config.train
+    if config.model.arch == "text":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, eps=1e-6, weight_decay=train.weight_decay)
+        total = max(1, steps_per_epoch * train.epochs)
+        warmup = max(1, int(round(train.warmup_fraction * total)))
+        schedule = lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))  # noqa: E731
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    optimizer = torch.optim.SGD(model.parameters(), lr=train.lr, momentum=train.momentum, nesterov=True,
+                                weight_decay=train.weight_decay)
+    return optimizer, None
+
+
+def _loss(config: TrialConfig, targets: np.ndarray, n_classes: int, device) -> Callable:
+    if config.loss == "ce":
+        weights = inverse_frequency_weights(targets, n_classes).to(device)
+        return lambda output, truth: torch.nn.functional.cross_entropy(output.float(), truth, weight=weights)
+    if config.loss == "mse":
+        return lambda output, truth: torch.nn.functional.mse_loss(output.float(), truth)
+    weights = config.train.loss_weights
+    return lambda output, truth: ccc_loss(truth, output.float(), weights)
+
+
+def _amp_dtype(config: TrialConfig, device: torch.device):
+    if device.type != "cuda" or not config.train.amp:
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _train_epoch(model, split: _Split, config: TrialConfig, optimizer, scheduler, loss_fn,
+                 generator: torch.Generator, scaler, device) -> float:
+    model.train()
+    order = torch.randperm(len(split.ids), generator=generator).tolist()
+    amp = _amp_dtype(config, device)
+    total, count = 0.0, 0
+    for start in range(0, len(order), config.train.batch_size):
+        index = order[start:start + config.train.batch_size]
+        if len(index) < 2 and len(order) > 1:
+            continue  # BatchNorm cannot train on a batch of one
+        inputs = _batch_inputs(split, index, config, model, device, generator)
+        truth = torch.from_numpy(split.targets[index]).to(device)
+        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            loss = loss_fn(model(**inputs), truth)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"training loss became {loss.item()} (lr {config.train.lr} too high?)")
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        if scheduler is not None:
+            scheduler.step()
+        total += loss.item() * len(index)
+        count += len(index)
+    return total / max(count, 1)
+
+
+@torch.no_grad()
+def _predict(model, split: _Split, config: TrialConfig, device) -> np.ndarray:
+    """Model outputs for every utterance, full length (one at a time for the CNN family, so no
+    padding changes the pooled statistics)."""
+    model.eval()
+    batch_size = config.train.batch_size if config.model.arch == "text" else 1
+    amp = _amp_dtype(config, device)
+    outputs = []
+    for start in range(0, len(split.ids), batch_size):
+        index = list(range(start, min(start + batch_size, len(split.ids))))
+        inputs = _batch_inputs(split, index, config, model, device, None)
+        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            outputs.append(model(**inputs).float().cpu())
+    return torch.cat(outputs).numpy()
+
+
+def _evaluate(model, split: _Split, config: TrialConfig, classes: list, device) -> tuple[dict, pd.DataFrame]:
+    """Metrics and the per-utterance prediction table of one split."""
+    outputs = _predict(model, split, config, device)
+    if config.data.task == "categorical":
+        probabilities = torch.softmax(torch.from_numpy(outputs), dim=1).numpy()
+        truth = [classes[i] for i in split.targets]
+        predicted = [classes[i] for i in probabilities.argmax(axis=1)]
+        scores = {"uar": M.uar(truth, predicted, labels=classes), "wa": M.wa(truth, predicted),
+                  "f1_macro": M.f1_macro(truth, predicted, labels=classes)}
+        table = pd.DataFrame({"utt_id": split.ids, "truth": truth, "prediction": predicted,
+                              **{f"prob_{c}": probabilities[:, i] for i, c in enumerate(classes)}})
+        return scores, table
+    scores, columns = {}, {"utt_id": split.ids}
+    for i, target in enumerate(classes):
+        truth, predicted = split.targets[:, i], outputs[:, i]
+        scores.update({f"ccc_{target}": M.ccc(truth, predicted), f"pcc_{target}": M.pcc(truth, predicted),
+                       f"mse_{target}": M.mse(truth, predicted)})
+        columns.update({target: truth, f"pred_{target}": predicted})
+    scores["ccc"] = float(np.mean([scores[f"ccc_{t}"] for t in classes]))
+    return scores, pd.DataFrame(columns)
+
+
+def _selection_score(scores: dict, config: TrialConfig) -> float:
+    value = scores["uar"] if config.data.task == "categorical" else scores["ccc"]
+    return float(value) if np.isfinite(value) else float("-inf")
+
+
+# --- reproducibility and checkpoints ------------------------------------------------------------
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _copy_state(model: torch.nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _load_checkpoint(config: TrialConfig, model, optimizer, scheduler, generator) -> dict:
+    """The training state to start from: fresh, or restored from ``checkpoint_dir``."""
+    fresh = {"epoch": 0, "best_score": None, "best_epoch": -1, "best_model": _copy_state(model), "history": []}
+    if not config.checkpoint_dir:
+        return fresh
+    path = Path(config.checkpoint_dir) / CHECKPOINT_FILE
+    if not path.is_file():
+        return fresh
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if saved["config"] != config.to_dict():
+        raise ValueError(f"checkpoint {path} belongs to a different trial config; use another checkpoint_dir")
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(saved["scheduler"])
+    generator.set_state(saved["generator"])
+    torch.set_rng_state(saved["torch_rng"])
+    return {k: saved[k] for k in fresh}
+
+
+def _save_checkpoint(config: TrialConfig, state: dict, model, optimizer, scheduler, generator) -> None:
+    if not config.checkpoint_dir:
+        return
+    folder = Path(config.checkpoint_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {**state, "config": config.to_dict(), "model": model.state_dict(),
+               "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
+               "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}
+    temporary = folder / f".{CHECKPOINT_FILE}.tmp-{os.getpid()}"
+    torch.save(payload, temporary)
+    os.replace(temporary, folder / CHECKPOINT_FILE)

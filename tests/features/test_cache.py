@@ -1,0 +1,106 @@
+"""The shared feature cache: keys, atomic writes, corruption, concurrency, warm reuse."""
+
+import multiprocessing
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sertext.features import FeatureCache, FeatureCacheError, LogMelConfig, LogMelExtractor, extract
+from sertext.features.cache import entry_key
+from tests.fixtures import write_wav
+
+
+def test_key_changes_with_every_setting_and_the_content():
+    base = entry_key("log-mel", LogMelConfig().settings(), "abc")
+    assert entry_key("log-mel", LogMelConfig().settings(), "abc") == base
+    assert entry_key("log-mel", LogMelConfig().settings(), "abd") != base
+    assert entry_key("text", LogMelConfig().settings(), "abc") != base
+    for change in ({"n_mels": 80}, {"hop_length": 320}, {"f_min_hz": 0.0}, {"n_fft": 1024}):
+        assert entry_key("log-mel", LogMelConfig(**change).settings(), "abc") != base
+
+
+def test_round_trip_and_corrupt_entry_is_not_loaded(tmp_path):
+    cache = FeatureCache(tmp_path)
+    array = np.arange(12, dtype=np.float32).reshape(3, 4)
+    cache.store("x", "ab12", array)
+    assert np.array_equal(cache.load("x", "ab12"), array)
+    path = cache.path("x", "ab12")
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF  # flip bits in the payload
+    path.write_bytes(bytes(data))
+    assert cache.load("x", "ab12") is None
+    assert not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"truncated")
+    assert cache.load("x", "ab12") is None
+
+
+def _write_many(root, seed):
+    cache = FeatureCache(root)
+    for i in range(50):
+        cache.store("x", "cd34", np.full((100, 64), i % 7, dtype=np.float32))
+        loaded = cache.load("x", "cd34")
+        assert loaded is not None and loaded.shape == (100, 64) and len(set(loaded.ravel())) == 1
+
+
+def test_concurrent_writers_and_readers_never_see_half_an_entry(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_many, args=(tmp_path, s)) for s in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    assert not list(tmp_path.rglob(".tmp-*"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_read_only_cache_is_a_clear_error(tmp_path):
+    (tmp_path / "x").mkdir()
+    os.chmod(tmp_path / "x", 0o500)
+    with pytest.raises(FeatureCacheError, match=str(tmp_path / "x")):
+        FeatureCache(tmp_path).store("x", "ef56", np.zeros(3))
+
+
+def test_unwritable_cache_is_a_clear_error_and_leaves_nothing(tmp_path):
+    blocker = tmp_path / "x"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(FeatureCacheError, match="cannot write feature cache entry"):
+        FeatureCache(tmp_path).store("x", "ef56", np.zeros(3))
+    assert blocker.read_text() == "a file where a folder should be"
+
+
+@dataclass(frozen=True)
+class CountingLogMel(LogMelExtractor):
+    calls: list = None
+
+    def compute(self, rows, contents):
+        self.calls.append(len(rows))
+        return super().compute(rows, contents)
+
+
+def _table(tmp_path, n=5):
+    paths = []
+    for i in range(n):
+        path = tmp_path / f"u{i}.wav"
+        write_wav(path, seconds=0.2 + 0.1 * i)
+        paths.append(str(path))
+    return pd.DataFrame({"utt_id": [f"u{i}" for i in range(n)], "path": paths, "text": [""] * n})
+
+
+def test_warm_extraction_computes_nothing_and_changed_audio_is_recomputed(tmp_path):
+    table = _table(tmp_path)
+    cache = FeatureCache(tmp_path / "cache")
+    calls = []
+    cold = extract(table, CountingLogMel(calls=calls), cache, progress=False)
+    assert sum(calls) == 5
+    warm = extract(table, CountingLogMel(calls=calls), cache, progress=False)
+    assert sum(calls) == 5
+    assert all(np.array_equal(cold[u], warm[u]) for u in cold)
+    assert list(warm) == table["utt_id"].tolist()
+    write_wav(tmp_path / "u0.wav", seconds=0.9)  # content changed: a new key
+    extract(table, CountingLogMel(calls=calls), cache, progress=False)
+    assert sum(calls) == 6
