@@ -30,12 +30,15 @@ class DataConfig:
     task: str = "categorical"
     targets: tuple = DIMENSIONS  # dimensional task: one target (MSE) or several (CCC)
     merge_excited: bool = True  # categorical task: count IEMOCAP "exc" as happy
+    normalise: str = "none"  # "speaker": standardise log-Mel per speaker (not in the paper)
     dialogue_acts: str | None = None
     cache_dir: str = ""  # feature cache; default ~/.cache/sertext/features
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.normalise not in ("none", "speaker"):
+            raise ValueError(f"normalise must be 'none' or 'speaker', got {self.normalise!r}")
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         object.__setattr__(self, "targets", tuple(self.targets))
@@ -77,6 +80,7 @@ class TrainConfig:
     crop_s: float = 5.0  # random training crops; evaluation uses full utterances
     loss: str | None = None  # "ce" (categorical), "mse" (one target) or "ccc" (several)
     loss_weights: tuple = (1.0, 1.0, 1.0)  # CCC weights per target (α, β, γ)
+    bn_recalibration: bool = False  # re-estimate BatchNorm statistics after each epoch (small corpora)
     device: str = "auto"  # "auto": CUDA when present
     amp: bool = True  # mixed precision on GPU
 

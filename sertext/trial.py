@@ -31,7 +31,6 @@ from sertext.losses import ccc_loss, inverse_frequency_weights
 from sertext.models import ARCHITECTURES, build
 
 FRAMES_PER_S = 100  # log-Mel hop of 10 ms
-PAD_DB = -100.0  # log-Mel of digital silence: 10·log10(1e-10)
 CHECKPOINT_FILE = "trial.pt"
 
 Reporter = Callable[[int, dict], None]
@@ -84,6 +83,8 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
     for epoch in range(state["epoch"], config.train.epochs):
         train_loss = _train_epoch(model, splits["train"], config, optimizer, scheduler, loss_fn,
                                   generator, scaler, device)
+        if config.train.bn_recalibration:
+            _recalibrate_batch_norm(model, splits["train"], config, generator, device)
         scores = _evaluate(model, splits["dev"], config, classes, device)[0]
         selection = _selection_score(scores, config)
         if state["best_score"] is None or selection > state["best_score"]:
@@ -122,6 +123,8 @@ def _prepare_splits(table: pd.DataFrame, config: TrialConfig, progress: bool) ->
     fold = folds[config.data.fold]
     used = table[table["utt_id"].isin(set(fold.train + fold.dev + fold.test))]
     features = _features(used, config, progress)
+    if config.data.normalise == "speaker" and "log_mel" in features:
+        features["log_mel"] = _normalise_per_speaker(features["log_mel"], used)
     indexed = table.set_index("utt_id")
     splits = {}
     for name, ids in (("train", fold.train), ("dev", fold.dev), ("test", fold.test)):
@@ -152,12 +155,33 @@ def _features(table: pd.DataFrame, config: TrialConfig, progress: bool) -> dict:
     return features
 
 
+def _normalise_per_speaker(log_mels: dict, table: pd.DataFrame) -> dict:
+    """Standardise each mel bin by its mean and std over all frames of the speaker's utterances.
+
+    Uses only the (unlabelled) audio of each speaker, the test speaker included, as speaker
+    normalisation in SER usually does; utterances without a speaker are standardised alone.
+    """
+    speakers = table.set_index("utt_id")["speaker"]
+    groups: dict = {}
+    for utt_id in log_mels:
+        speaker = speakers[utt_id]
+        groups.setdefault(utt_id if pd.isna(speaker) else speaker, []).append(utt_id)
+    normalised = {}
+    for ids in groups.values():
+        frames = np.concatenate([log_mels[u] for u in ids])
+        mean, std = frames.mean(axis=0), frames.std(axis=0) + 1e-5
+        normalised.update({u: ((log_mels[u] - mean) / std).astype(np.float32) for u in ids})
+    return normalised
+
+
 def _crop(log_mel: np.ndarray, frames: int, generator: torch.Generator) -> np.ndarray:
-    """A random ``frames``-long crop; shorter utterances are padded at the end with silence."""
+    """A random ``frames``-long crop; shorter utterances are padded at the end with their own
+    quietest value per mel bin (their pauses), which stays in range after normalisation, unlike
+    the -100 dB of digital silence."""
     if len(log_mel) > frames:
         start = int(torch.randint(0, len(log_mel) - frames + 1, (1,), generator=generator))
         return log_mel[start:start + frames]
-    padded = np.full((frames, log_mel.shape[1]), PAD_DB, dtype=np.float32)
+    padded = np.repeat(log_mel.min(axis=0, keepdims=True), frames, axis=0)
     padded[: len(log_mel)] = log_mel
     return padded
 
@@ -244,6 +268,30 @@ def _train_epoch(model, split: _Split, config: TrialConfig, optimizer, scheduler
         total += loss.item() * len(index)
         count += len(index)
     return total / max(count, 1)
+
+
+@torch.no_grad()
+def _recalibrate_batch_norm(model, split: _Split, config: TrialConfig, generator: torch.Generator,
+                            device) -> None:
+    """Recompute BatchNorm running statistics as exact averages over one pass of training crops.
+
+    With few steps per epoch (small corpora) the exponential running averages lag behind the
+    weights and evaluation drifts from training; this pass removes that lag.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average
+    model.train()
+    order = torch.randperm(len(split.ids), generator=generator).tolist()
+    for start in range(0, len(order), config.train.batch_size):
+        index = order[start:start + config.train.batch_size]
+        model(**_batch_inputs(split, index, config, model, device, generator))
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
 
 
 @torch.no_grad()

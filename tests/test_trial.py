@@ -89,3 +89,38 @@ def test_config_errors_are_clear(tiny_demo_root, tmp_path):
         run_trial(_config(tiny_demo_root, tmp_path, **{"data.fold": "Ses09F"}))
     with pytest.raises(ValueError, match="single-task"):
         TrialConfig.from_dict({"data.task": "dimensional", "train.loss": "mse"})
+
+
+def test_speaker_normalisation_and_batch_norm_recalibration(tiny_demo_root, tmp_path):
+    result = run_trial(_config(tiny_demo_root, tmp_path, **{
+        "data.normalise": "speaker", "train.bn_recalibration": True}))
+    assert all(math.isfinite(v) for v in result.metrics.values())
+
+
+def test_per_speaker_normalisation_standardises_each_speaker():
+    import numpy as np
+    import pandas as pd
+
+    from sertext.trial import _normalise_per_speaker
+
+    rng = np.random.default_rng(0)
+    mels = {f"u{i}": rng.normal(5 * i, 2, size=(30 + i, 4)).astype(np.float32) for i in range(4)}
+    table = pd.DataFrame({"utt_id": list(mels), "speaker": ["a", "a", "b", None]})
+    out = _normalise_per_speaker(mels, table)
+    speaker_a = np.concatenate([out["u0"], out["u1"]])
+    assert np.allclose(speaker_a.mean(axis=0), 0, atol=1e-4) and np.allclose(speaker_a.std(axis=0), 1, atol=1e-3)
+    assert np.allclose(out["u3"].mean(axis=0), 0, atol=1e-4)
+
+
+def test_short_utterances_are_padded_with_their_quietest_frame():
+    import numpy as np
+    import torch
+
+    from sertext.trial import _crop
+
+    mel = np.array([[1.0, 5.0], [3.0, 2.0]], dtype=np.float32)
+    padded = _crop(mel, 4, torch.Generator().manual_seed(0))
+    assert padded.tolist() == [[1, 5], [3, 2], [1, 2], [1, 2]]
+    long = np.arange(20, dtype=np.float32).reshape(10, 2)
+    crop = _crop(long, 3, torch.Generator().manual_seed(0))
+    assert crop.shape == (3, 2) and (np.diff(crop[:, 0]) == 2).all()

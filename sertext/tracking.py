@@ -1,0 +1,228 @@
+"""MLflow tracking: experiment per sweep, parent run per sweep, one child run per trial.
+
+The only module that imports mlflow.  Everything goes through ``MlflowClient`` with explicit run
+ids (no global "active run"), so a trial can reopen *its* run after a retry or a resumed sweep:
+child runs are found by their ``sertext.trial_key`` tag under the parent run, which guarantees one
+run per trial however often it is restarted.
+
+Contract (DESIGN.md): parent tagged ``sertext.kind=sweep``; children tagged ``sertext.kind=trial``
+plus ``arch``, ``fold``, ``seed``, ``task``, ``corpus``, ``protocol``; every config value a param;
+per-epoch dev metrics with ``step=epoch``; final metrics under the trial's keys; artifacts
+``predictions/dev.csv``, ``predictions/test.csv`` and, for classification,
+``confusion_matrix.png``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.tracking import MlflowClient
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+KIND_TAG = "sertext.kind"
+TRIAL_KEY_TAG = "sertext.trial_key"
+SWEEP_TAG = "sertext.sweep"
+_MAX_PARAM_LENGTH = 6000
+
+
+def default_tracking_uri() -> str:
+    """SQLite under ``mlflow/`` in the project (absolute, so Ray trials find it too)."""
+    return f"sqlite:///{PROJECT_ROOT / 'mlflow' / 'mlflow.db'}"
+
+
+def ui_command(tracking_uri: str) -> str:
+    """The command that opens the MLflow UI on a store."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"open {tracking_uri} in a browser"
+    return f"mlflow ui --backend-store-uri {tracking_uri} --port 5000"
+
+
+def client(tracking_uri: str) -> MlflowClient:
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def prepare_experiment(tracking_uri: str, name: str) -> str:
+    """Create the store (SQLite: its folder and schema) and the experiment; return its id.
+
+    Runs in the driver before any trial starts: SQLite schema creation races when several trial
+    processes open a fresh database at once.
+    """
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow = client(tracking_uri)
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if tracking_uri.startswith("sqlite:///"):  # artifacts beside the database, not in a trial's cwd
+        location = (Path(tracking_uri[len("sqlite:///"):]).parent / "artifacts" / name).as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def start_parent_run(tracking_uri: str, experiment_id: str, sweep: str, params: dict,
+                     run_id: str | None = None) -> str:
+    """Open the sweep's parent run (or reopen ``run_id`` when a sweep resumes)."""
+    mlflow = client(tracking_uri)
+    if run_id is not None:
+        mlflow.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+        return run_id
+    run = mlflow.create_run(experiment_id, run_name=sweep, tags={KIND_TAG: "sweep", SWEEP_TAG: sweep})
+    _log_params(mlflow, run.info.run_id, params)
+    return run.info.run_id
+
+
+def end_run(tracking_uri: str, run_id: str, status: str = "FINISHED") -> None:
+    client(tracking_uri).set_terminated(run_id, status=status)
+
+
+def mark_stale_runs_killed(tracking_uri: str, experiment_id: str, parent_run_id: str) -> int:
+    """Mark the parent's child runs left RUNNING by a dead driver as KILLED; return how many.
+
+    A trial that runs again reopens its run (see :class:`TrialRun`), which sets it RUNNING.
+    """
+    mlflow = client(tracking_uri)
+    stale = child_runs(tracking_uri, experiment_id, parent_run_id, status="RUNNING")
+    for run in stale:
+        mlflow.set_terminated(run.info.run_id, status="KILLED")
+    return len(stale)
+
+
+def child_runs(tracking_uri: str, experiment_id: str, parent_run_id: str, *, status: str | None = None,
+               trial_key: str | None = None) -> list:
+    """The parent's child runs, optionally only those with a status or a trial key."""
+    query = [f"tags.mlflow.parentRunId = '{parent_run_id}'"]
+    if status:
+        query.append(f"attributes.status = '{status}'")
+    if trial_key:
+        query.append(f"tags.`{TRIAL_KEY_TAG}` = '{trial_key}'")
+    runs, token = [], None
+    while True:
+        page = client(tracking_uri).search_runs([experiment_id], " and ".join(query), max_results=1000,
+                                                page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _log_params(mlflow: MlflowClient, run_id: str, params: dict) -> None:
+    items = [Param(k, str(v)[:_MAX_PARAM_LENGTH]) for k, v in sorted(params.items())]
+    for start in range(0, len(items), 100):
+        _retry(lambda chunk=items[start:start + 100]: mlflow.log_batch(run_id, params=chunk))
+
+
+def _retry(call, attempts: int = 6, first_wait_s: float = 0.5):
+    """Call, retrying with exponential backoff on connection-type errors (a restarting server,
+    a locked SQLite file)."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:  # MLflow wraps transport errors in several exception types
+            transient = any(word in str(exc).lower() for word in (
+                "connection", "timed out", "database is locked", "max retries", "503", "502", "temporarily"))
+            if not transient or attempt == attempts - 1:
+                raise
+            time.sleep(first_wait_s * 2**attempt)
+
+
+class TrialRun:
+    """The MLflow child run of one trial: found by trial key, created once, reopened on retry.
+
+    Args:
+        tracking_uri, experiment_id, parent_run_id: where the run lives.
+        trial_key: stable identity of the trial within the sweep.
+        run_name: shown in the UI, e.g. ``mfcnn14-Ses01F-seed0``.
+        tags: the contract tags (arch, fold, seed, task, corpus, protocol, …).
+        params: the flattened trial config.
+    """
+
+    def __init__(self, tracking_uri: str, experiment_id: str, parent_run_id: str, trial_key: str,
+                 run_name: str, tags: dict, params: dict) -> None:
+        self.tracking_uri = tracking_uri
+        self.client = client(tracking_uri)
+        existing = child_runs(tracking_uri, experiment_id, parent_run_id, trial_key=trial_key)
+        if existing:
+            self.run_id = existing[0].info.run_id
+            self.finished = existing[0].info.status == "FINISHED"
+            self.final_metrics = dict(existing[0].data.metrics)
+            if not self.finished:
+                _retry(lambda: self.client.update_run(self.run_id, status="RUNNING"))
+            return
+        all_tags = {**{k: str(v) for k, v in tags.items()}, KIND_TAG: "trial", TRIAL_KEY_TAG: trial_key,
+                    "mlflow.parentRunId": parent_run_id}
+        run = _retry(lambda: self.client.create_run(experiment_id, run_name=run_name, tags=all_tags))
+        self.run_id = run.info.run_id
+        self.finished = False
+        self.final_metrics = {}
+        _log_params(self.client, self.run_id, params)
+
+    def set_tags(self, tags: dict) -> None:
+        batch = [RunTag(k, str(v)) for k, v in tags.items()]
+        _retry(lambda: self.client.log_batch(self.run_id, tags=batch))
+
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step or 0) for k, v in metrics.items() if _is_number(v)]
+        _retry(lambda: self.client.log_batch(self.run_id, metrics=batch))
+
+    def finish(self, result) -> None:
+        """Final metrics, prediction tables and (classification) the confusion matrix; FINISHED."""
+        self.log_metrics({**result.metrics, "best_epoch": result.best_epoch})
+        with tempfile.TemporaryDirectory() as folder:
+            for split, table in result.predictions.items():
+                path = Path(folder) / f"{split}.csv"
+                table.to_csv(path, index=False)
+                _retry(lambda p=path: self.client.log_artifact(self.run_id, str(p), artifact_path="predictions"))
+            if "prediction" in result.predictions["test"].columns:
+                figure = confusion_figure(result.predictions["test"])
+                _retry(lambda: self.client.log_figure(self.run_id, figure, "confusion_matrix.png"))
+                _close(figure)
+        _retry(lambda: self.client.set_terminated(self.run_id, status="FINISHED"))
+        self.finished = True
+
+    def fail(self) -> None:
+        try:
+            self.client.set_terminated(self.run_id, status="FAILED")
+        except Exception:  # the tracking store itself may be what failed; the trial error matters more
+            pass
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def confusion_figure(predictions):
+    """Confusion matrix (counts and row percentages) of a categorical prediction table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from sertext.metrics import confusion
+
+    labels = sorted(c[len("prob_"):] for c in predictions.columns if c.startswith("prob_"))
+    matrix = confusion(predictions["truth"], predictions["prediction"], labels=labels)
+    share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    figure, axes = plt.subplots(figsize=(4.2, 3.6), dpi=120)
+    axes.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            axes.text(j, i, f"{matrix[i, j]}\n{share[i, j]:.0%}", ha="center", va="center", fontsize=8,
+                      color="white" if share[i, j] > 0.6 else "black")
+    axes.set_xticks(range(len(labels)), labels, rotation=30)
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    figure.tight_layout()
+    return figure
+
+
+def _close(figure) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+
