@@ -32,11 +32,15 @@ class DataConfig:
     merge_excited: bool = True  # categorical task: count IEMOCAP "exc" as happy
     normalise: str = "none"  # "speaker": standardise log-Mel per speaker (not in the paper)
     dialogue_acts: str | None = None
+    cross_corpus: str | None = None  # also evaluate on this whole corpus (cross-corpus results)
+    cross_root: str = ""
     cache_dir: str = ""  # feature cache; default ~/.cache/sertext/features
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.cross_corpus is not None and not self.cross_root:
+            raise ValueError(f"cross_corpus {self.cross_corpus!r} needs cross_root")
         if self.normalise not in ("none", "speaker"):
             raise ValueError(f"normalise must be 'none' or 'speaker', got {self.normalise!r}")
         if self.protocol not in PROTOCOLS:

@@ -137,13 +137,17 @@ class TrialRun:
         run_name: shown in the UI, e.g. ``mfcnn14-Ses01F-seed0``.
         tags: the contract tags (arch, fold, seed, task, corpus, protocol, …).
         params: the flattened trial config.
+        run_id: the run this trial logged to before (kept in its checkpoint), if any.
     """
 
     def __init__(self, tracking_uri: str, experiment_id: str, parent_run_id: str, trial_key: str,
-                 run_name: str, tags: dict, params: dict) -> None:
+                 run_name: str, tags: dict, params: dict, run_id: str | None = None) -> None:
         self.tracking_uri = tracking_uri
         self.client = client(tracking_uri)
-        existing = child_runs(tracking_uri, experiment_id, parent_run_id, trial_key=trial_key)
+        if run_id is not None:
+            existing = [_retry(lambda: self.client.get_run(run_id))]
+        else:
+            existing = _retry(lambda: child_runs(tracking_uri, experiment_id, parent_run_id, trial_key=trial_key))
         if existing:
             self.run_id = existing[0].info.run_id
             self.finished = existing[0].info.status == "FINISHED"
@@ -163,14 +167,19 @@ class TrialRun:
         batch = [RunTag(k, str(v)) for k, v in tags.items()]
         _retry(lambda: self.client.log_batch(self.run_id, tags=batch))
 
-    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+    def log_metrics(self, metrics: dict, step: int) -> None:
         now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step or 0) for k, v in metrics.items() if _is_number(v)]
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if _is_number(v)]
         _retry(lambda: self.client.log_batch(self.run_id, metrics=batch))
 
     def finish(self, result) -> None:
-        """Final metrics, prediction tables and (classification) the confusion matrix; FINISHED."""
-        self.log_metrics({**result.metrics, "best_epoch": result.best_epoch})
+        """Final metrics, prediction tables and (classification) the confusion matrix; FINISHED.
+
+        The final metrics are logged at the step after the last epoch, so that each dev curve ends
+        on the value selected at the best epoch and the run's ``dev/uar`` (MLflow shows the value
+        of the highest step) is the selected one, not the last epoch's.
+        """
+        self.log_metrics({**result.metrics, "best_epoch": result.best_epoch}, step=len(result.history))
         with tempfile.TemporaryDirectory() as folder:
             for split, table in result.predictions.items():
                 path = Path(folder) / f"{split}.csv"

@@ -41,8 +41,9 @@ class TrialResult:
     """What a trial returns.
 
     Attributes:
-        metrics: ``{"{split}/{metric}": value}`` for dev and test at the best epoch.
-        predictions: ``{"dev": table, "test": table}``, one row per utterance.
+        metrics: ``{"{split}/{metric}": value}`` for dev and test at the best epoch (and ``cross``,
+            the whole other corpus, when the config names a cross-corpus evaluation).
+        predictions: ``{"dev": table, "test": table[, "cross": table]}``, one row per utterance.
         best_epoch: the epoch (0-based) selected on dev.
         history: per-epoch ``{"epoch", "train/loss", "dev/..."}`` dicts.
         config: the resolved config that ran.
@@ -85,10 +86,12 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
                                   generator, scaler, device)
         if config.train.bn_recalibration:
             _recalibrate_batch_norm(model, splits["train"], config, generator, device)
-        scores = _evaluate(model, splits["dev"], config, classes, device)[0]
+        dev_outputs = _predict(model, splits["dev"], config, device)
+        scores = _score(dev_outputs, splits["dev"], config, classes)[0]
         selection = _selection_score(scores, config)
         if state["best_score"] is None or selection > state["best_score"]:
-            state.update(best_score=selection, best_epoch=epoch, best_model=_copy_state(model))
+            state.update(best_score=selection, best_epoch=epoch, best_model=_copy_state(model),
+                         best_dev_outputs=torch.from_numpy(dev_outputs))
         record = {"epoch": epoch, "train/loss": train_loss, **{f"dev/{k}": v for k, v in scores.items()}}
         state["history"].append(record)
         state["epoch"] = epoch + 1
@@ -98,17 +101,25 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
 
     model.load_state_dict(state["best_model"])
     results, predictions = {}, {}
-    for split in ("dev", "test"):
-        scores, predictions[split] = _evaluate(model, splits[split], config, classes, device)
+    for split in [s for s in ("dev", "test", "cross") if s in splits]:
+        if split == "dev":  # the best epoch's outputs: the best model would only compute them again
+            outputs = state["best_dev_outputs"].numpy()
+        else:
+            outputs = _predict(model, splits[split], config, device)
+        scores, predictions[split] = _score(outputs, splits[split], config, classes)
         results.update({f"{split}/{k}": v for k, v in scores.items()})
     return TrialResult(results, predictions, state["best_epoch"], state["history"], config)
 
 
 # --- data ---------------------------------------------------------------------------------------
-def _task_table(config: TrialConfig) -> tuple[pd.DataFrame, list]:
-    """The labelled utterances of the task, and the class names (targets for dimensional)."""
+def _task_table(config: TrialConfig, corpus: str | None = None, root: str | None = None,
+                dialogue_acts: str | None = None) -> tuple[pd.DataFrame, list]:
+    """The labelled utterances of the task (of the trial's corpus, or another one), and the class
+    names (the targets for dimensional tasks)."""
     data = config.data
-    table = load_corpus(data.corpus, data.root, dialogue_acts=data.dialogue_acts)
+    if corpus is None:
+        corpus, root, dialogue_acts = data.corpus, data.root, data.dialogue_acts
+    table = load_corpus(corpus, root, dialogue_acts=dialogue_acts)
     if data.task == "categorical":
         return four_class(table, merge_excited=data.merge_excited).reset_index(drop=True), list(FOUR_CLASSES)
     labelled = table.dropna(subset=list(data.targets)).reset_index(drop=True)
@@ -122,21 +133,32 @@ def _prepare_splits(table: pd.DataFrame, config: TrialConfig, progress: bool) ->
                          f"folds: {sorted(folds)}")
     fold = folds[config.data.fold]
     used = table[table["utt_id"].isin(set(fold.train + fold.dev + fold.test))]
-    features = _features(used, config, progress)
-    if config.data.normalise == "speaker" and "log_mel" in features:
-        features["log_mel"] = _normalise_per_speaker(features["log_mel"], used)
-    indexed = table.set_index("utt_id")
-    splits = {}
-    for name, ids in (("train", fold.train), ("dev", fold.dev), ("test", fold.test)):
-        if not ids:
-            raise ValueError(f"fold {fold.name} has no {name} utterances")
-        rows = indexed.loc[ids]
-        if config.data.task == "categorical":
-            targets = rows["label"].map({c: i for i, c in enumerate(FOUR_CLASSES)}).to_numpy(np.int64)
-        else:
-            targets = rows[list(config.data.targets)].to_numpy(np.float32)
-        splits[name] = _Split(list(ids), {k: [v[u] for u in ids] for k, v in features.items()}, targets)
+    features = _split_features(used, config, progress)
+    splits = {name: _split(used, features, ids, config, f"fold {fold.name} has no {name} utterances")
+              for name, ids in (("train", fold.train), ("dev", fold.dev), ("test", fold.test))}
+    if config.data.cross_corpus:
+        cross, _ = _task_table(config, config.data.cross_corpus, config.data.cross_root)
+        splits["cross"] = _split(cross, _split_features(cross, config, progress), list(cross["utt_id"]),
+                                 config, f"{config.data.cross_corpus} has no labelled utterances")
     return splits
+
+
+def _split_features(table: pd.DataFrame, config: TrialConfig, progress: bool) -> dict:
+    features = _features(table, config, progress)
+    if config.data.normalise == "speaker" and "log_mel" in features:
+        features["log_mel"] = _normalise_per_speaker(features["log_mel"], table)
+    return features
+
+
+def _split(table: pd.DataFrame, features: dict, ids: list, config: TrialConfig, empty: str) -> _Split:
+    if not ids:
+        raise ValueError(empty)
+    rows = table.set_index("utt_id").loc[ids]
+    if config.data.task == "categorical":
+        targets = rows["label"].map({c: i for i, c in enumerate(FOUR_CLASSES)}).to_numpy(np.int64)
+    else:
+        targets = rows[list(config.data.targets)].to_numpy(np.float32)
+    return _Split(list(ids), {k: [v[u] for u in ids] for k, v in features.items()}, targets)
 
 
 def _features(table: pd.DataFrame, config: TrialConfig, progress: bool) -> dict:
@@ -217,7 +239,9 @@ def _build_model(config: TrialConfig, classes: list, splits: dict) -> torch.nn.M
 def _optimiser(model: torch.nn.Module, config: TrialConfig, steps_per_epoch: int):
     train = config.train
     if config.model.arch == "text":
-        optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, eps=1e-6, weight_decay=train.weight_decay)
+        # fused: one kernel for all 22M+ parameters, 6x faster than the loop on CPU (also on CUDA)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, eps=1e-6, weight_decay=train.weight_decay,
+                                      fused=True)
         total = max(1, steps_per_epoch * train.epochs)
         warmup = max(1, int(round(train.warmup_fraction * total)))
         schedule = lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))  # noqa: E731
@@ -310,9 +334,8 @@ def _predict(model, split: _Split, config: TrialConfig, device) -> np.ndarray:
     return torch.cat(outputs).numpy()
 
 
-def _evaluate(model, split: _Split, config: TrialConfig, classes: list, device) -> tuple[dict, pd.DataFrame]:
-    """Metrics and the per-utterance prediction table of one split."""
-    outputs = _predict(model, split, config, device)
+def _score(outputs: np.ndarray, split: _Split, config: TrialConfig, classes: list) -> tuple[dict, pd.DataFrame]:
+    """Metrics and the per-utterance prediction table of one split from the model's outputs."""
     if config.data.task == "categorical":
         probabilities = torch.softmax(torch.from_numpy(outputs), dim=1).numpy()
         truth = [classes[i] for i in split.targets]
@@ -354,16 +377,22 @@ def _copy_state(model: torch.nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def _identity(config: TrialConfig) -> dict:
+    """What must match for a checkpoint to belong to a trial (its folder may move)."""
+    return {k: v for k, v in config.to_dict().items() if k != "checkpoint_dir"}
+
+
 def _load_checkpoint(config: TrialConfig, model, optimizer, scheduler, generator) -> dict:
     """The training state to start from: fresh, or restored from ``checkpoint_dir``."""
-    fresh = {"epoch": 0, "best_score": None, "best_epoch": -1, "best_model": _copy_state(model), "history": []}
+    fresh = {"epoch": 0, "best_score": None, "best_epoch": -1, "best_model": _copy_state(model),
+             "best_dev_outputs": None, "history": []}
     if not config.checkpoint_dir:
         return fresh
     path = Path(config.checkpoint_dir) / CHECKPOINT_FILE
     if not path.is_file():
         return fresh
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    if saved["config"] != config.to_dict():
+    if saved["config"] != _identity(config):
         raise ValueError(f"checkpoint {path} belongs to a different trial config; use another checkpoint_dir")
     model.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
@@ -379,7 +408,7 @@ def _save_checkpoint(config: TrialConfig, state: dict, model, optimizer, schedul
         return
     folder = Path(config.checkpoint_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    payload = {**state, "config": config.to_dict(), "model": model.state_dict(),
+    payload = {**state, "config": _identity(config), "model": model.state_dict(),
                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
                "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}
     temporary = folder / f".{CHECKPOINT_FILE}.tmp-{os.getpid()}"

@@ -1,6 +1,19 @@
-"""Shared pytest fixtures (the corpus writers live in tests/fixtures.py)."""
+"""Shared pytest fixtures (the corpus writers live in tests/fixtures.py).
+
+Ray writes ~/.ray/auth_token and MLflow a telemetry file under ~/.config, so the whole test
+session runs with a temporary HOME, Ray token auth off and MLflow telemetry off.
+"""
+
+import os
+import tempfile
 
 import pytest
+
+os.environ["HOME"] = tempfile.mkdtemp(prefix="sertext-test-home-")
+os.environ["RAY_AUTH_MODE"] = "disabled"
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+os.environ["RAY_DEDUP_LOGS"] = "0"
 
 from tests.fixtures import write_emotyda, write_iemocap, write_msp
 

@@ -417,13 +417,25 @@ def write_demo_corpus(out, *, utterances: int = DEFAULT_UTTERANCES, seed: int = 
         return out
     if out.exists() and any(out.iterdir()) and not marker.is_file():
         raise FileExistsError(f"{out} exists and is not a sertext demo corpus; choose an empty folder")
+    staging = _staging(out)
+    _write(staging, utterances, seed, progress)
+    return _publish(staging, out, settings)
+
+
+def _staging(out: Path) -> Path:
+    """An empty folder beside ``out`` to write into, so that a half-written corpus never appears
+    under ``out``."""
     staging = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    _write(staging, utterances, seed, progress)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def _publish(staging: Path, out: Path, settings: dict) -> Path:
+    """Mark ``staging`` with the settings it was written with and move it to ``out``."""
     (staging / "sertext-demo.json").write_text(json.dumps(settings, indent=2) + "\n")
     if out.exists():
         shutil.rmtree(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     staging.rename(out)
     return out
 
@@ -499,3 +511,56 @@ def _write_dialogue_acts(folder: Path, acts: dict, rng: np.random.Generator) -> 
                 if session in (2, 3, 4) and "XX" not in row[0] and rng.random() < 0.08:
                     continue
                 writer.writerow(row)
+
+
+#: IEMOCAP code -> MSP-Podcast EmoClass (frustration has no MSP class: "O", other).
+_MSP_CODES = {"neu": "N", "hap": "H", "exc": "H", "sad": "S", "ang": "A", "fru": "O", "sur": "U",
+              "fea": "F", "dis": "D", "oth": "O", "xxx": "X"}
+#: Demo sessions -> MSP-Podcast partitions (speaker-disjoint, as MSP-Podcast's are).
+_MSP_SPLITS = {1: "Train", 2: "Train", 3: "Train", 4: "Development", 5: "Test1"}
+
+
+def write_demo_msp_podcast(out, source) -> Path:
+    """Write the demo corpus at ``source`` again in the MSP-Podcast layout, for MSP sweeps.
+
+    ``Audios/MSP-PODCAST_<speaker>_<turn>.wav`` (hard links where possible),
+    ``Labels/labels_consensus.csv`` with attributes rescaled from 1–5 to MSP's 1–7, speakers as
+    numeric ``SpkrID``, sessions 1–3 as Train, 4 as Development and 5 as Test1, and one
+    ``Transcripts/<stem>.txt`` per turn.  Existing output with the same source is reused.
+    """
+    from .iemocap import read_iemocap
+
+    out, source = Path(out).expanduser().resolve(), Path(source).expanduser().resolve()
+    marker = out / "sertext-demo.json"
+    settings = {"msp-podcast-from": str(source), "version": DEMO_VERSION,
+                "source": json.loads((source / "sertext-demo.json").read_text())}
+    if marker.is_file() and json.loads(marker.read_text()) == settings:
+        return out
+    table = read_iemocap(source)
+    staging = _staging(out)
+    for folder in ("Audios", "Labels", "Transcripts"):
+        (staging / folder).mkdir(parents=True)
+    speakers = {s: 100 + i for i, s in enumerate(sorted(table["speaker"].unique()))}
+    rows, turns = [], {}
+    for row in table.itertuples(index=False):
+        speaker = speakers[row.speaker]
+        turns[speaker] = turns.get(speaker, 0) + 1
+        stem = f"MSP-PODCAST_{speaker:04d}_{turns[speaker]:04d}"
+        _link_or_copy(Path(row.path), staging / "Audios" / f"{stem}.wav")
+        (staging / "Transcripts" / f"{stem}.txt").write_text(row.text + "\n")
+        scale = lambda v: round(1 + (v - 1) * 1.5, 6)  # noqa: E731  1–5 -> 1–7
+        rows.append([f"{stem}.wav", _MSP_CODES[row.emotion], scale(row.arousal), scale(row.valence),
+                     scale(row.dominance), speaker, "Female" if row.gender == "F" else "Male",
+                     _MSP_SPLITS[row.session]])
+    with (staging / "Labels" / "labels_consensus.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["FileName", "EmoClass", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set"])
+        writer.writerows(rows)
+    return _publish(staging, out, settings)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)

@@ -1,0 +1,75 @@
+"""MLflow tracking without Ray: one run per trial key, reopened runs, stale runs."""
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from sertext import tracking
+
+
+@pytest.fixture
+def store(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    experiment = tracking.prepare_experiment(uri, "exp")
+    parent = tracking.start_parent_run(uri, experiment, "exp", {"archs": ["cnn14"]})
+    return uri, experiment, parent
+
+
+def _run(store, key="k1", run_id=None):
+    uri, experiment, parent = store
+    return tracking.TrialRun(uri, experiment, parent, key, "cnn14-Ses01F-seed0",
+                             {"arch": "cnn14", "fold": "Ses01F", "seed": 0}, {"train.lr": 0.01}, run_id=run_id)
+
+
+def _result():
+    predictions = pd.DataFrame({"utt_id": ["a", "b"], "truth": ["sad", "angry"], "prediction": ["sad", "sad"],
+                                "prob_angry": [0.1, 0.2], "prob_happy": [0.1, 0.1], "prob_neutral": [0.1, 0.1],
+                                "prob_sad": [0.7, 0.6]})
+    return SimpleNamespace(metrics={"dev/uar": 0.5, "test/uar": 0.5}, best_epoch=1, history=[{}, {}, {}],
+                           predictions={"dev": predictions, "test": predictions})
+
+
+def test_a_trial_key_maps_to_one_run_that_is_reopened(store):
+    uri, experiment, parent = store
+    first = _run(store)
+    first.log_metrics({"dev/uar": 0.3}, step=0)
+    first.fail()
+    again = _run(store)
+    assert again.run_id == first.run_id and not again.finished
+    assert MlflowClient(uri).get_run(first.run_id).info.status == "RUNNING"
+    again.finish(_result())
+    history = MlflowClient(uri).get_metric_history(first.run_id, "dev/uar")
+    assert sorted((m.step, m.value) for m in history) == [(0, 0.3), (3, 0.5)]  # final after the 3 epochs
+    assert MlflowClient(uri).get_run(first.run_id).data.metrics["dev/uar"] == 0.5
+    done = _run(store)
+    assert done.finished and done.final_metrics["test/uar"] == 0.5
+    assert len(tracking.child_runs(uri, experiment, parent)) == 1
+    assert _run(store, key="k2").run_id != first.run_id
+
+
+def test_contract_tags_params_and_artifacts(store):
+    uri, _, parent = store
+    run = _run(store)
+    run.finish(_result())
+    stored = MlflowClient(uri).get_run(run.run_id)
+    assert stored.data.tags["sertext.kind"] == "trial"
+    assert stored.data.tags["mlflow.parentRunId"] == parent
+    assert stored.data.params["train.lr"] == "0.01"
+    assert stored.data.metrics["best_epoch"] == 1
+    paths = {a.path for a in MlflowClient(uri).list_artifacts(run.run_id)}
+    assert paths == {"predictions", "confusion_matrix.png"}
+
+
+def test_stale_running_runs_are_marked_killed(store):
+    uri, experiment, parent = store
+    run = _run(store)
+    assert tracking.mark_stale_runs_killed(uri, experiment, parent) == 1
+    assert MlflowClient(uri).get_run(run.run_id).info.status == "KILLED"
+    assert tracking.mark_stale_runs_killed(uri, experiment, parent) == 0
+
+
+def test_default_store_is_absolute_sqlite_in_the_project():
+    uri = tracking.default_tracking_uri()
+    assert uri.startswith("sqlite:////") and uri.endswith("/mlflow/mlflow.db")
