@@ -1,0 +1,46 @@
+"""IEMOCAP leave-one-speaker-out, dimensional: single-task MSE per dimension and multitask CCC
+with a grid over the loss weights (α, β, γ) for arousal, valence and dominance.
+
+Tables 2 and 5 of the multistage-conditioning paper (Triantafyllopoulos et al.): CNN14, SFCNN14
+and MFCNN14 trained per dimension with MSE, and jointly with 1 − Σ wᵢ·CCCᵢ / Σ wᵢ.  With --demo:
+the demo corpus, small models, two seeds and the first four folds.
+
+Run:  python sweeps/dimensional.py --demo
+      ray submit cluster/cluster.yaml sweeps/dimensional.py -- --corpus-root /data/IEMOCAP_full_release
+"""
+
+from sertext.sweep import SweepConfig, common_options, demo_settings, run_sweep, seeds, sweep_parser
+
+DIMENSIONS = ("arousal", "valence", "dominance")
+LOSS_WEIGHTS = ((1.0, 1.0, 1.0), (0.7, 0.2, 0.1), (0.2, 0.7, 0.1), (0.1, 0.2, 0.7))
+
+
+def main() -> None:
+    parser = sweep_parser(__doc__)
+    parser.add_argument("--loss-weights", nargs="+", default=None, metavar="A,V,D",
+                        help="multitask CCC weights to try (default: 1,1,1 0.7,0.2,0.1 0.2,0.7,0.1 0.1,0.2,0.7)")
+    args = parser.parse_args()
+    weights = [tuple(float(w) for w in item.split(",")) for item in args.loss_weights] if args.loss_weights \
+        else LOSS_WEIGHTS[:2] if args.demo else LOSS_WEIGHTS
+    variants = [{"data.targets": [d], "train.loss": "mse"} for d in DIMENSIONS]
+    variants += [{"data.targets": list(DIMENSIONS), "train.loss": "ccc", "train.loss_weights": list(w)}
+                 for w in weights]
+    options = common_options(args)
+    if args.demo and not args.folds:
+        options["folds"] = ("Ses01F", "Ses01M", "Ses02F", "Ses02M")
+    run_sweep(SweepConfig(
+        name=args.name or ("iemocap-dimensional-demo" if args.demo else "iemocap-dimensional"),
+        corpus="iemocap",
+        protocol="iemocap-loso",
+        task="dimensional",
+        archs=("cnn14", "mfcnn14") if args.demo else ("cnn14", "sfcnn14", "mfcnn14"),
+        seeds=seeds(args),
+        variants=tuple(variants),
+        metric="dev/ccc",
+        fixed={**demo_settings(), "train.lr": 0.001} if args.demo else {},
+        **options,
+    ))
+
+
+if __name__ == "__main__":
+    main()

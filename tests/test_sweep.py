@@ -1,0 +1,221 @@
+"""Sweeps on Ray Tune with MLflow: a two-node cluster with a tracking server, a killed driver,
+a killed trial, and the MLflow contract of DESIGN.md.
+
+Each test owns its Ray nodes (``ray.cluster_utils.Cluster``) and its MLflow server and stops
+exactly those.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from sertext import tracking
+from sertext.sweep import SweepConfig, collect_results, run_sweep, summary_table
+
+pytestmark = pytest.mark.slow
+
+TINY = {"model.width": 0.0625, "train.epochs": 2, "train.batch_size": 8, "train.crop_s": 1.0}
+
+
+@pytest.fixture
+def cluster():
+    """A head and a worker node, one CPU each, owned by this test."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    nodes.add_node(num_cpus=1)
+    nodes.wait_for_nodes()
+    ray.init(address=nodes.address, log_to_driver=False)
+    yield nodes
+    ray.shutdown()
+    nodes.shutdown()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """A real `mlflow server` on 127.0.0.1, stopped (its process group) afterwards."""
+    port = _free_port()
+    artifacts = tmp_path / "server-artifacts"
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+         "--artifacts-destination", str(artifacts), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        os.killpg(process.pid, signal.SIGTERM)
+        pytest.fail("mlflow server did not start")
+    yield url, artifacts
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(30)
+
+
+def _sweep(name, root, tmp_path, **overrides):
+    values = dict(name=name, root=str(root), archs=("cnn14",), seeds=(0,), folds=("Ses01F", "Ses02F"),
+                  fixed=TINY, storage_path=str(tmp_path / "ray"), cache_dir=str(tmp_path / "cache"),
+                  tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", progress=False, max_failures=2)
+    values.update(overrides)
+    return SweepConfig(**values)
+
+
+def _children(uri, name):
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(name)
+    parents = client.search_runs([experiment.experiment_id], "tags.`sertext.kind` = 'sweep'")
+    assert len(parents) == 1
+    return parents[0], tracking.child_runs(uri, experiment.experiment_id, parents[0].info.run_id)
+
+
+def test_two_node_sweep_logs_through_a_tracking_server(tiny_demo_root, tmp_path, cluster, mlflow_server):
+    url, artifacts = mlflow_server
+    sweep = _sweep("two-nodes", tiny_demo_root, tmp_path, archs=("cnn14", "mfcnn14"), tracking_uri=url)
+    results = run_sweep(sweep)
+    parent, runs = _children(url, "two-nodes")
+    assert parent.info.status == "FINISHED"
+    assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}
+    assert len({r.data.tags["ray_node"] for r in runs}) == 2  # trials ran on both nodes
+    run = runs[0]
+    for tag in ("arch", "fold", "seed", "task", "corpus", "protocol"):
+        assert tag in run.data.tags
+    assert run.data.tags["sertext.kind"] == "trial"
+    assert {"train.lr", "model.width", "data.fold", "model.arch"} <= set(run.data.params)
+    assert {"dev/uar", "test/uar", "test/wa", "test/f1_macro"} <= set(run.data.metrics)
+    history = MlflowClient(url).get_metric_history(run.info.run_id, "dev/uar")
+    assert sorted(m.step for m in history) == [0, 1, 2]  # two epochs, then the selected value
+    names = {a.path for a in MlflowClient(url).list_artifacts(run.info.run_id)}
+    assert names == {"predictions", "confusion_matrix.png"}
+    assert {a.path for a in MlflowClient(url).list_artifacts(run.info.run_id, "predictions")} == {
+        "predictions/dev.csv", "predictions/test.csv"}
+    assert len(list(artifacts.rglob("confusion_matrix.png"))) == 4  # stored by the server
+    assert set(results["arch"]) == {"cnn14", "mfcnn14"}
+    assert set(summary_table(results, ["test/uar"]).index) == {"cnn14", "mfcnn14"}
+
+
+DRIVER = """
+import json, sys
+from sertext.sweep import SweepConfig, run_sweep
+run_sweep(SweepConfig(**json.loads(sys.argv[1])))
+"""
+
+
+def _driver(sweep_args, cluster, log):
+    env = {**os.environ, "RAY_ADDRESS": cluster.address}
+    return subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(sweep_args)], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_killed_driver_relaunch_finishes_every_trial_once(tiny_demo_root, tmp_path, cluster):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    args = dict(name="killed", root=str(tiny_demo_root), archs=["cnn14"], seeds=[0, 1],
+                folds=["Ses01F", "Ses02F", "Ses03F"], fixed={**TINY, "train.epochs": 3},
+                storage_path=str(tmp_path / "ray"), cache_dir=str(tmp_path / "cache"), tracking_uri=uri,
+                progress=False)
+    with open(tmp_path / "driver1.log", "w") as log:
+        first = _driver(args, cluster, log)
+        finished_before = _wait_for_finished_runs(uri, "killed", 2, first)
+        first.send_signal(signal.SIGKILL)  # the driver we started, by its pid
+        first.wait(30)
+    _, runs = _children(uri, "killed")
+    assert any(r.info.status == "RUNNING" for r in runs)  # trials were cut off mid-way
+    with open(tmp_path / "driver2.log", "w") as log:
+        second = _driver(args, cluster, log)
+        assert second.wait(600) == 0, (tmp_path / "driver2.log").read_text()[-3000:]
+    _, runs = _children(uri, "killed")
+    keys = [r.data.tags["sertext.trial_key"] for r in runs]
+    assert len(keys) == len(set(keys)) == 6  # one run per trial
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    client = MlflowClient(uri)
+    for run_id, end_time in finished_before.items():
+        run = client.get_run(run_id)
+        assert run.info.end_time == end_time  # not trained again
+        assert len(client.get_metric_history(run_id, "dev/uar")) == 4  # 3 epochs + the final value
+
+
+def _wait_for_finished_runs(uri, name, count, driver, timeout_s=300):
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        assert driver.poll() is None, "the driver ended before it could be killed"
+        client = MlflowClient(uri)
+        experiment = client.get_experiment_by_name(name) if os.path.exists(uri[len("sqlite:///"):]) else None
+        if experiment is not None:
+            runs = client.search_runs([experiment.experiment_id], "tags.`sertext.kind` = 'trial'")
+            finished = {r.info.run_id: r.info.end_time for r in runs if r.info.status == "FINISHED"}
+            if len(finished) >= count and any(r.info.status == "RUNNING" for r in runs):
+                return finished
+        time.sleep(0.5)
+    pytest.fail(f"fewer than {count} trials finished in {timeout_s} s")
+
+
+def test_killed_trial_is_retried_into_the_same_run(tiny_demo_root, tmp_path, cluster):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    sweep = _sweep("retried", tiny_demo_root, tmp_path, folds=("Ses01F",), fixed={**TINY, "train.epochs": 6})
+    import threading
+
+    killed = []
+
+    def kill_first_trial_process():
+        deadline = time.time() + 300
+        while time.time() < deadline and not killed:
+            try:
+                experiment = MlflowClient(uri).get_experiment_by_name("retried")
+                runs = MlflowClient(uri).search_runs([experiment.experiment_id], "tags.`sertext.kind` = 'trial'")
+                history = runs and MlflowClient(uri).get_metric_history(runs[0].info.run_id, "dev/uar")
+                if history and "ray_pid" in runs[0].data.tags:
+                    os.kill(int(runs[0].data.tags["ray_pid"]), signal.SIGKILL)  # a trial process of our cluster
+                    killed.append(runs[0].info.run_id)
+            except Exception:
+                pass
+            time.sleep(0.3)
+
+    killer = threading.Thread(target=kill_first_trial_process)
+    killer.start()
+    run_sweep(sweep)
+    killer.join()
+    assert killed, "the trial process was never killed"
+    _, runs = _children(uri, "retried")
+    assert len(runs) == 1 and runs[0].info.run_id == killed[0]
+    assert runs[0].info.status == "FINISHED"
+    assert runs[0].data.tags["ray_pid"] != ""  # re-tagged by the retry
+    assert "test/uar" in runs[0].data.metrics
+
+
+def test_collect_and_summarise_results(tiny_demo_root, tmp_path, cluster):
+    run_sweep(_sweep("summary", tiny_demo_root, tmp_path, seeds=(0, 1), folds=("Ses01F",)))
+    parent, _ = _children(f"sqlite:///{tmp_path}/mlflow.db", "summary")
+    results = collect_results(f"sqlite:///{tmp_path}/mlflow.db", parent.info.experiment_id, parent.info.run_id)
+    assert sorted(results["seed"]) == [0, 1]
+    table = summary_table(results, ["test/uar"])
+    per_seed = results.groupby("seed")["test/uar"].mean()
+    assert table.loc["cnn14", "test/uar"] == f"{per_seed.mean():.3f} ± {per_seed.std(ddof=1):.3f}"
+
+
+def test_sweep_definitions_fail_fast():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        SweepConfig(name="x", demo=True, archs=("cnn15",))
+    with pytest.raises(ValueError, match="unknown train config key"):
+        SweepConfig(name="x", demo=True, fixed={"train.learning_rate": 0.1})
+    with pytest.raises(ValueError, match="corpus root"):
+        SweepConfig(name="x")
