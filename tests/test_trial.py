@@ -124,3 +124,19 @@ def test_short_utterances_are_padded_with_their_quietest_frame():
     long = np.arange(20, dtype=np.float32).reshape(10, 2)
     crop = _crop(long, 3, torch.Generator().manual_seed(0))
     assert crop.shape == (3, 2) and (np.diff(crop[:, 0]) == 2).all()
+
+
+def test_cross_corpus_evaluation_predicts_the_whole_other_corpus(tiny_demo_root, tmp_path):
+    from sertext.data import four_class, load_corpus
+    from sertext.data.demo import write_demo_msp_podcast
+
+    msp = write_demo_msp_podcast(tmp_path / "msp", tiny_demo_root)
+    result = run_trial(_config(msp, tmp_path / "cache", **{
+        "data.corpus": "msp-podcast", "data.protocol": "msp-official", "data.fold": "official",
+        "data.cross_corpus": "iemocap", "data.cross_root": str(tiny_demo_root)}))
+    cross = result.predictions["cross"]
+    assert sorted(cross["utt_id"]) == sorted(four_class(load_corpus("iemocap", tiny_demo_root))["utt_id"])
+    assert {"cross/uar", "cross/wa", "cross/f1_macro"} <= set(result.metrics)
+    assert result.predictions["test"]["utt_id"].str.startswith("MSP-PODCAST_").all()
+    with pytest.raises(ValueError, match="needs cross_root"):
+        TrialConfig.from_dict({"data.cross_corpus": "iemocap"})

@@ -124,3 +124,23 @@ def test_emotion_is_split_across_speech_and_text(demo_root):
     print(f"leave-one-session-out UAR: audio {audio_uar:.3f}, text {text_uar:.3f}, both {both_uar:.3f}")
     assert audio_uar > 0.45 and text_uar > 0.45
     assert both_uar > max(audio_uar, text_uar) + 0.05
+
+
+def test_demo_corpus_in_the_msp_podcast_layout(tiny_demo_root, tmp_path):
+    from sertext.data.demo import write_demo_msp_podcast
+
+    source = load_corpus("iemocap", tiny_demo_root)
+    root = write_demo_msp_podcast(tmp_path / "msp", tiny_demo_root)
+    table = load_corpus("msp-podcast", root, check_audio=True)
+    assert len(table) == len(source) and not count_problems(table.attrs["problems"])
+    assert table.groupby("split")["speaker"].nunique().to_dict() == {"Development": 2, "Test1": 2, "Train": 6}
+    assert set(table.groupby("speaker")["split"].nunique()) == {1}  # speaker-disjoint partitions
+    assert sorted(table["text"]) == sorted(source["text"])
+    assert table["arousal"].between(1, 7).all()
+    assert table["arousal"].mean() == pytest.approx(1 + (source["arousal"].mean() - 1) * 1.5)
+    assert set(table["emotion"]) <= {"N", "H", "S", "A", "O", "U", "F", "D", "X"}
+    assert len(make_folds(four_class(table), "msp-official")) == 1
+    wav = next((root / "Audios").iterdir())
+    mtime = wav.stat().st_mtime_ns
+    write_demo_msp_podcast(tmp_path / "msp", tiny_demo_root)  # reused, not written again
+    assert wav.stat().st_mtime_ns == mtime

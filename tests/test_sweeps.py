@@ -1,0 +1,55 @@
+"""The sweep scripts as users run them: --help, and --demo on the smallest settings.
+
+`ray submit` copies only the script, so each must run as ``python sweeps/X.py`` with nothing but
+``sertext`` installed.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+SWEEPS = Path(__file__).resolve().parent.parent / "sweeps"
+SHARED_OPTIONS = ("--demo", "--corpus-root", "--seeds", "--folds", "--gpus-per-trial", "--max-concurrent",
+                  "--tracking-uri", "--restart")
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in SWEEPS.glob("*.py")))
+def test_every_sweep_explains_itself(script):
+    run = subprocess.run([sys.executable, str(SWEEPS / script), "--help"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "Run:" in run.stdout and all(option in run.stdout for option in SHARED_OPTIONS)
+
+
+def _run_demo(script, tmp_path, *args):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    run = subprocess.run(
+        [sys.executable, str(SWEEPS / script), "--demo", "--seeds", "0", "--quiet", "--tracking-uri", uri,
+         "--storage-path", str(tmp_path / "ray"), "--cache-dir", str(tmp_path / "cache"), *args],
+        capture_output=True, text=True, cwd=tmp_path, timeout=900,
+        env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"})  # its own local Ray
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(client.search_experiments()[0].name)
+    runs = client.search_runs([experiment.experiment_id], "tags.`sertext.kind` = 'trial'")
+    assert runs and {r.info.status for r in runs} == {"FINISHED"}
+    return run.stdout, runs
+
+
+@pytest.mark.slow
+def test_dimensional_demo_runs_single_and_multitask_variants(tmp_path):
+    out, runs = _run_demo("dimensional.py", tmp_path, "--folds", "Ses01F", "--loss-weights", "0.7,0.2,0.1")
+    assert len(runs) == 2 * 4  # cnn14 and mfcnn14 × three single-task MSE variants and one CCC variant
+    assert {r.data.params["train.loss"] for r in runs} == {"mse", "ccc"}
+    assert "test/ccc_valence" in out and "loss_weights=0.7,0.2,0.1" in out
+
+
+@pytest.mark.slow
+def test_msp_podcast_demo_evaluates_cross_corpus(tmp_path):
+    out, runs = _run_demo("msp_podcast.py", tmp_path)
+    assert len(runs) == 4
+    assert all("cross/uar" in r.data.metrics for r in runs)
+    assert "cross/uar" in out
