@@ -1,0 +1,139 @@
+"""Sweep vs sequential loop: parallel efficiency and scheduling overhead per trial.
+
+Runs the same equal trials (tiny CNN14 on the demo corpus, a few seconds each) side by side in one
+process, with a warm feature cache:
+
+1. a plain sequential loop of ``run_trial`` with one torch thread per trial;
+2. the same loop with as many torch threads as the sweep runs trials at once (what a user would
+   otherwise do with the cores);
+3. sertext's sweep (``run_sweep``: Ray Tune, one CPU per trial, a fresh MLflow store, every epoch,
+   the predictions and the confusion matrix logged) of a few and of all the trials, on a Ray
+   started beforehand (its start-up is reported apart, as it is paid once per Ray session).
+
+A sweep pays a fixed start-up (MLflow store creation, Tune, worker processes importing torch and
+mlflow) and then a cost per trial.  The two sweep sizes separate them: slot-seconds per trial
+s = c·(T(N) − T(n)) / (N − n) for c trials at once, start-up a = T(n) − n·s/c.  Reported:
+
+- steady-state parallel efficiency = t / s (t: seconds per trial in the 1-thread loop), what a
+  large sweep approaches, and overhead per trial = s − t;
+- end-to-end parallel efficiency of the N-trial sweep, start-up included,
+  = T(loop, 1 thread) / (c·T(N)), and of an 80-trial sweep (the demo main job) predicted from a, s.
+
+Writes ``bench/results/sweep_overhead.json``.
+
+Run: python bench/sweep_overhead.py [--trials 16] [--concurrent 2]
+"""
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+import torch  # noqa: E402
+
+from sertext.data import load_corpus  # noqa: E402
+from sertext.data.demo import default_demo_dir, write_demo_corpus  # noqa: E402
+from sertext.features import FeatureCache, LogMelExtractor, extract  # noqa: E402
+from sertext.sweep import SweepConfig, run_sweep  # noqa: E402
+from sertext.trial import run_trial  # noqa: E402
+
+FOLDS = ("Ses01F", "Ses01M", "Ses02F", "Ses02M", "Ses03F", "Ses03M", "Ses04F", "Ses04M")
+SETTINGS = {"model.width": 0.0625, "train.epochs": 2, "train.batch_size": 32, "train.crop_s": 1.0}
+
+
+def trial_configs(root: str, cache: str, trials: int) -> list[dict]:
+    """``trials`` equal trials: CNN14 over folds (and a second seed when more are asked for)."""
+    grid = [(fold, seed) for seed in (0, 1) for fold in FOLDS][:trials]
+    return [{"data.root": root, "data.cache_dir": cache, "data.fold": fold, "train.seed": seed,
+             "model.arch": "cnn14", **SETTINGS} for fold, seed in grid]
+
+
+def sequential(configs: list[dict], threads: int) -> float:
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+    for config in configs:
+        run_trial(config)
+    return time.perf_counter() - start
+
+
+def swept(configs: list[dict], root: str, cache: str, concurrent: int, folder: Path) -> float:
+    """Seconds for ``run_sweep`` over exactly these trials (a grid of their folds × seeds)."""
+    folds = tuple(dict.fromkeys(c["data.fold"] for c in configs))
+    seeds = tuple(dict.fromkeys(c["train.seed"] for c in configs))
+    assert len(folds) * len(seeds) == len(configs), "the sweep grid must be the loop's trials"
+    sweep = SweepConfig(name=f"overhead-{len(configs)}", root=root, archs=("cnn14",), folds=folds, seeds=seeds,
+                        fixed=SETTINGS, max_concurrent=concurrent, cache_dir=cache,
+                        storage_path=str(folder / "ray"), tracking_uri=f"sqlite:///{folder / f'{len(configs)}.db'}",
+                        progress=False)
+    start = time.perf_counter()
+    results = run_sweep(sweep)
+    seconds = time.perf_counter() - start
+    assert (results["status"] == "FINISHED").sum() == len(configs), results
+    return seconds
+
+
+def main(trials: int, concurrent: int) -> dict:
+    import ray
+
+    small = 2 * concurrent
+    assert trials > small, f"--trials must exceed {small}"
+    root = str(write_demo_corpus(default_demo_dir(), progress=False))
+    with tempfile.TemporaryDirectory() as folder:
+        cache = str(Path(folder) / "cache")
+        extract(load_corpus("iemocap", root), LogMelExtractor(), FeatureCache(cache), progress=False)
+        configs = trial_configs(root, cache, trials)
+        run_trial(configs[0])  # warm-up: imports, allocator, file cache
+        loop_1 = sequential(configs, 1)
+        loop_n = sequential(configs, concurrent)
+        start = time.perf_counter()
+        ray.init(num_cpus=concurrent, include_dashboard=False, object_store_memory=200 * 2**20,
+                 log_to_driver=False)
+        ray_start = time.perf_counter() - start
+        try:
+            sweep_small = swept(configs[:small], root, cache, concurrent, Path(folder))
+            sweep_all = swept(configs, root, cache, concurrent, Path(folder))
+        finally:
+            ray.shutdown()
+    per_trial = loop_1 / trials
+    slot_s = concurrent * (sweep_all - sweep_small) / (trials - small)
+    startup = sweep_small - small * slot_s / concurrent
+    demo_trials = 80
+    return {"trials": trials, "concurrent": concurrent, "settings": SETTINGS,
+            "loop_1_thread_s": round(loop_1, 2), f"loop_{concurrent}_threads_s": round(loop_n, 2),
+            f"sweep_{small}_trials_s": round(sweep_small, 2), f"sweep_{trials}_trials_s": round(sweep_all, 2),
+            "ray_start_s": round(ray_start, 2), "seconds_per_trial_1_thread": round(per_trial, 2),
+            "sweep_slot_s_per_trial": round(slot_s, 2), "sweep_startup_s": round(startup, 2),
+            "overhead_per_trial_slot_s": round(slot_s - per_trial, 2),
+            "steady_state_efficiency": round(per_trial / slot_s, 3),
+            f"end_to_end_efficiency_{trials}_trials": round(loop_1 / (concurrent * sweep_all), 3),
+            f"end_to_end_efficiency_{demo_trials}_trials_predicted": round(
+                demo_trials * per_trial / (concurrent * (startup + demo_trials * slot_s / concurrent)), 3),
+            f"speedup_vs_loop_{concurrent}_threads_{trials}_trials": round(loop_n / sweep_all, 2),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, cpu"}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=16, help="number of equal trials (at most 16)")
+    parser.add_argument("--concurrent", type=int, default=2, help="trials at once in the sweep (CPUs for Ray)")
+    args = parser.parse_args()
+    result = main(args.trials, args.concurrent)
+    c, n = args.concurrent, args.trials
+    print(f"{n} trials of {result['seconds_per_trial_1_thread']:.1f} s: loop (1 thread) "
+          f"{result['loop_1_thread_s']:.1f} s, loop ({c} threads) {result[f'loop_{c}_threads_s']:.1f} s, "
+          f"sweep ({c} at once) {result[f'sweep_{n}_trials_s']:.1f} s (+ Ray start {result['ray_start_s']:.1f} s)")
+    print(f"sweep: start-up {result['sweep_startup_s']:.1f} s once, then {result['sweep_slot_s_per_trial']:.2f} "
+          f"slot-s per trial = overhead {result['overhead_per_trial_slot_s']:.2f} s per trial")
+    print(f"parallel efficiency: steady state {result['steady_state_efficiency']:.2f}, end to end "
+          f"{result[f'end_to_end_efficiency_{n}_trials']:.2f} ({n} trials), "
+          f"{result['end_to_end_efficiency_80_trials_predicted']:.2f} (80 trials, predicted); "
+          f"sweep vs {c}-thread loop {result[f'speedup_vs_loop_{c}_threads_{n}_trials']:.2f}x")
+    out = Path(__file__).parent / "results" / "sweep_overhead.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
