@@ -1,0 +1,149 @@
+"""Post-hoc score fusion of an audio and a text model from their stored predictions, no retraining.
+
+Works on the per-utterance prediction tables that every trial stores (``predictions/dev.csv`` and
+``predictions/test.csv``): categorical tables have ``utt_id``, ``truth``, ``prediction`` and one
+``prob_<class>`` column per class; dimensional tables have ``utt_id``, one column per target and
+``pred_<target>``.  Fusion is
+
+    p = w1 · p_audio + w2 · p_text,   w1 + w2 = 1
+
+on the class posteriors (or the regression outputs): late fusion (LF) of the
+multistage-conditioning paper is w1 = w2 = 0.5; the score fusion of Makiuchi et al. chooses
+(w1, w2) on a grid.  :func:`fuse_fold` chooses the weights on the fold's **dev** predictions and
+applies them to test; the weights that the test set itself would pick are reported apart as an
+oracle, never as a result.  With w1 + w2 = 1 the argmax depends only on w1 and regression outputs
+keep their scale, so the grid is one-dimensional.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sertext import metrics as M
+
+PROB_PREFIX = "prob_"
+PRED_PREFIX = "pred_"
+
+
+def weight_grid(points: int = 101) -> np.ndarray:
+    """The audio weights w1 to try: ``points`` evenly spaced values from 0 to 1 (w2 = 1 − w1).
+
+    Examples:
+        >>> weight_grid(5).tolist()
+        [0.0, 0.25, 0.5, 0.75, 1.0]
+    """
+    if points < 2:
+        raise ValueError(f"a weight grid needs at least 2 points, got {points}")
+    return np.linspace(0.0, 1.0, points)
+
+
+def fuse(audio: pd.DataFrame, text: pd.DataFrame, w_audio: float = 0.5) -> pd.DataFrame:
+    """The fused prediction table of two models' tables for the same utterances.
+
+    Args:
+        audio, text: prediction tables of the two models (same task, same utterances).
+        w_audio: w1; the text model gets w2 = 1 − w1.
+
+    Returns:
+        A prediction table in the same format (for classification, ``prediction`` is the argmax
+        of the fused posteriors).
+
+    Raises:
+        ValueError: if the tables do not cover the same utterances (naming some missing ones),
+            disagree on a truth, or have different prediction columns.
+    """
+    audio, text = _aligned(audio, text)
+    fused = audio.copy()
+    columns = _score_columns(audio)
+    fused[columns] = w_audio * audio[columns].to_numpy() + (1 - w_audio) * text[columns].to_numpy()
+    if columns[0].startswith(PROB_PREFIX):
+        classes = [c[len(PROB_PREFIX):] for c in columns]
+        fused["prediction"] = np.asarray(classes, dtype=object)[fused[columns].to_numpy().argmax(axis=1)]
+    return fused
+
+
+def selection_score(table: pd.DataFrame) -> float:
+    """What the weights are chosen by: UAR for classification, mean CCC over the targets else."""
+    columns = _score_columns(table)
+    if columns[0].startswith(PROB_PREFIX):
+        return M.uar(table["truth"], table["prediction"], labels=[c[len(PROB_PREFIX):] for c in columns])
+    targets = [c[len(PRED_PREFIX):] for c in columns]
+    return float(np.mean([M.ccc(table[t], table[f"{PRED_PREFIX}{t}"]) for t in targets]))
+
+
+def best_weight(audio: pd.DataFrame, text: pd.DataFrame, grid: np.ndarray) -> tuple[float, float]:
+    """The audio weight of ``grid`` that scores best on these tables, and its score.
+
+    Ties go to the weight closest to 0.5 (plain late fusion), then to the smaller weight, so the
+    choice does not depend on the grid's order.
+    """
+    scores = np.array([selection_score(fuse(audio, text, w)) for w in grid])
+    best = np.flatnonzero(scores == scores.max())
+    chosen = min(best, key=lambda i: (abs(grid[i] - 0.5), grid[i]))
+    return float(grid[chosen]), float(scores[chosen])
+
+
+@dataclass(frozen=True)
+class FoldFusion:
+    """Fusion results of one fold (and seed).
+
+    Attributes:
+        late: test predictions of late fusion (w1 = w2 = 0.5).
+        weighted: test predictions with the weight chosen on dev.
+        w_audio: the weight chosen on dev (w1; w2 = 1 − w1).
+        dev_score: its dev score.
+        oracle_w_audio: the weight the test set would choose (an upper bound, not a result).
+        oracle_score: its test score.
+    """
+
+    late: pd.DataFrame
+    weighted: pd.DataFrame
+    w_audio: float
+    dev_score: float
+    oracle_w_audio: float
+    oracle_score: float
+
+
+def fuse_fold(dev_audio: pd.DataFrame, dev_text: pd.DataFrame, test_audio: pd.DataFrame,
+              test_text: pd.DataFrame, *, grid: np.ndarray | None = None) -> FoldFusion:
+    """Late fusion and dev-weighted score fusion of one fold's audio and text predictions."""
+    grid = weight_grid() if grid is None else np.asarray(grid, dtype=float)
+    w_audio, dev_score = best_weight(dev_audio, dev_text, grid)
+    oracle_w, oracle_score = best_weight(test_audio, test_text, grid)
+    return FoldFusion(fuse(test_audio, test_text, 0.5), fuse(test_audio, test_text, w_audio), w_audio, dev_score,
+                      oracle_w, oracle_score)
+
+
+def _score_columns(table: pd.DataFrame) -> list[str]:
+    probabilities = [c for c in table.columns if c.startswith(PROB_PREFIX)]
+    outputs = [c for c in table.columns if c.startswith(PRED_PREFIX)]
+    if bool(probabilities) == bool(outputs):
+        raise ValueError(f"a prediction table has prob_* (classification) or pred_* (regression) columns, "
+                         f"got {list(table.columns)}")
+    return sorted(probabilities or outputs)
+
+
+def _aligned(audio: pd.DataFrame, text: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both tables in the same utterance order, after checking that they can be fused."""
+    if _score_columns(audio) != _score_columns(text):
+        raise ValueError(f"the tables predict different things: {_score_columns(audio)} and "
+                         f"{_score_columns(text)}")
+    for name, table in (("audio", audio), ("text", text)):
+        if table["utt_id"].duplicated().any():
+            raise ValueError(f"the {name} predictions list utterance(s) twice: "
+                             f"{sorted(table.loc[table['utt_id'].duplicated(), 'utt_id'])[:5]}")
+    only_audio = sorted(set(audio["utt_id"]) - set(text["utt_id"]))
+    only_text = sorted(set(text["utt_id"]) - set(audio["utt_id"]))
+    if only_audio or only_text:
+        raise ValueError(f"the audio and text predictions cover different utterances: {len(only_audio)} only "
+                         f"in audio (e.g. {only_audio[:3]}), {len(only_text)} only in text (e.g. {only_text[:3]})")
+    audio = audio.sort_values("utt_id", kind="stable").reset_index(drop=True)
+    text = text.sort_values("utt_id", kind="stable").reset_index(drop=True)
+    truths = [c for c in audio.columns if c not in _score_columns(audio) and c not in ("utt_id", "prediction")]
+    for column in truths:
+        if column in text and not audio[column].equals(text[column]):
+            raise ValueError(f"the audio and text predictions disagree on the truth column {column!r}")
+    return audio, text

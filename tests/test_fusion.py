@@ -1,0 +1,75 @@
+"""Post-hoc fusion on hand-computed prediction tables."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sertext.fusion import best_weight, fuse, fuse_fold, selection_score, weight_grid
+
+CLASSES = ["angry", "happy", "neutral", "sad"]
+
+
+def _categorical(truth, probabilities, ids=None):
+    probabilities = np.asarray(probabilities, dtype=float)
+    table = pd.DataFrame({"utt_id": ids or [f"u{i}" for i in range(len(truth))], "truth": truth,
+                          "prediction": [CLASSES[i] for i in probabilities.argmax(axis=1)]})
+    for i, c in enumerate(CLASSES):
+        table[f"prob_{c}"] = probabilities[:, i]
+    return table
+
+
+AUDIO = _categorical(["angry", "sad", "happy"], [[.6, .1, .2, .1], [.1, .2, .2, .5], [.5, .3, .1, .1]])
+TEXT = _categorical(["angry", "sad", "happy"], [[.2, .2, .5, .1], [.3, .1, .3, .3], [.1, .8, .05, .05]])
+
+
+def test_late_fusion_averages_posteriors():
+    fused = fuse(AUDIO, TEXT)
+    assert fused["prob_angry"].tolist() == pytest.approx([0.4, 0.2, 0.3])
+    assert fused["prob_happy"].tolist() == pytest.approx([0.15, 0.15, 0.55])
+    assert fused["prediction"].tolist() == ["angry", "sad", "happy"]  # audio alone missed utterance u2
+    assert selection_score(fused) == pytest.approx(1.0)
+    assert selection_score(AUDIO) == pytest.approx(2 / 3)
+
+
+def test_weights_pick_one_model_at_the_ends_of_the_grid():
+    assert fuse(AUDIO, TEXT, 1.0)["prediction"].tolist() == AUDIO["prediction"].tolist()
+    assert fuse(AUDIO, TEXT, 0.0)["prediction"].tolist() == TEXT["prediction"].tolist()
+    # u0: angry wins while 0.6w + 0.2(1-w) > 0.2w + 0.5(1-w), i.e. w > 3/7; u2: happy while w < 5/9.
+    weight, score = best_weight(AUDIO, TEXT, weight_grid(11))
+    assert weight == 0.5 and score == pytest.approx(1.0)  # 0.5 is within (3/7, 5/9) and preferred
+    assert best_weight(AUDIO, TEXT, np.array([0.0, 0.3, 0.45, 0.9]))[0] == 0.45
+
+
+def test_rows_are_matched_by_utterance_not_by_position():
+    shuffled = TEXT.iloc[[2, 0, 1]]
+    assert fuse(AUDIO, shuffled)["prob_angry"].tolist() == pytest.approx([0.4, 0.2, 0.3])
+
+
+def test_utterances_missing_from_one_model_are_an_error():
+    with pytest.raises(ValueError, match="cover different utterances: 1 only in audio .*'u2'"):
+        fuse(AUDIO, TEXT.iloc[:2])
+    with pytest.raises(ValueError, match="disagree on the truth"):
+        fuse(AUDIO, TEXT.assign(truth=["sad", "sad", "happy"]))
+    with pytest.raises(ValueError, match="twice"):
+        fuse(pd.concat([AUDIO, AUDIO.iloc[:1]]), TEXT)
+
+
+def test_regression_outputs_are_fused_and_scored_by_mean_ccc():
+    truth = [1.0, 2.0, 3.0]
+    audio = pd.DataFrame({"utt_id": ["a", "b", "c"], "valence": truth, "pred_valence": [1.5, 2.5, 3.5]})
+    text = audio.assign(pred_valence=[0.5, 1.5, 2.5])
+    assert fuse(audio, text, 0.25)["pred_valence"].tolist() == pytest.approx([0.75, 1.75, 2.75])
+    weight, score = best_weight(audio, text, weight_grid(101))
+    assert weight == pytest.approx(0.5) and score == pytest.approx(1.0)  # the biases cancel
+    with pytest.raises(ValueError, match="predict different things"):
+        fuse(audio, AUDIO)
+
+
+def test_fold_fusion_chooses_on_dev_and_reports_the_oracle_apart():
+    # On dev the text model is wrong on every utterance: u0 right only for w > 2/3, u1 for w > 5/7.
+    dev_text = _categorical(["angry", "sad", "happy"], [[0, 0, 0, 1], [1, 0, 0, 0], [1, 0, 0, 0]])
+    result = fuse_fold(AUDIO, dev_text, AUDIO, TEXT, grid=weight_grid(11))
+    assert result.w_audio == 0.8  # 0.8, 0.9 and 1.0 tie on dev; the one closest to 0.5 is kept
+    assert result.weighted["prediction"].tolist() == ["angry", "sad", "angry"]  # u2: 0.42 angry vs 0.40 happy
+    assert result.oracle_w_audio == 0.5 and result.oracle_score == pytest.approx(1.0)  # test would prefer LF
+    assert result.late["prediction"].tolist() == ["angry", "sad", "happy"]
