@@ -202,6 +202,17 @@ def test_killed_trial_is_retried_into_the_same_run(tiny_demo_root, tmp_path, clu
     assert "test/uar" in runs[0].data.metrics
 
 
+def test_optuna_search_samples_continuous_hyperparameters(tiny_demo_root, tmp_path, cluster):
+    sweep = _sweep("searched", tiny_demo_root, tmp_path, folds=("Ses01F",), num_samples=3, metric="dev/uar",
+                   search={"train.lr": ("loguniform", 1e-3, 1e-1), "train.momentum": ("choice", [0.8, 0.9])})
+    results = run_sweep(sweep)
+    _, runs = _children(f"sqlite:///{tmp_path}/mlflow.db", "searched")
+    assert len(runs) == len(results) == 3 and {r.info.status for r in runs} == {"FINISHED"}
+    rates = {float(r.data.params["train.lr"]) for r in runs}
+    assert len(rates) == 3 and all(1e-3 <= lr <= 1e-1 for lr in rates)
+    assert {float(r.data.params["train.momentum"]) for r in runs} <= {0.8, 0.9}
+
+
 def test_collect_and_summarise_results(tiny_demo_root, tmp_path, cluster):
     run_sweep(_sweep("summary", tiny_demo_root, tmp_path, seeds=(0, 1), folds=("Ses01F",)))
     parent, _ = _children(f"sqlite:///{tmp_path}/mlflow.db", "summary")
