@@ -67,11 +67,8 @@ def fuse(audio: pd.DataFrame, text: pd.DataFrame, w_audio: float = 0.5) -> pd.Da
 
 def selection_score(table: pd.DataFrame) -> float:
     """What the weights are chosen by: UAR for classification, mean CCC over the targets else."""
-    columns = _score_columns(table)
-    if columns[0].startswith(PROB_PREFIX):
-        return M.uar(table["truth"], table["prediction"], labels=[c[len(PROB_PREFIX):] for c in columns])
-    targets = [c[len(PRED_PREFIX):] for c in columns]
-    return float(np.mean([M.ccc(table[t], table[f"{PRED_PREFIX}{t}"]) for t in targets]))
+    scores = M.table_metrics(table)
+    return scores["uar"] if "uar" in scores else scores["ccc"]
 
 
 def best_weight(audio: pd.DataFrame, text: pd.DataFrame, grid: np.ndarray) -> tuple[float, float]:

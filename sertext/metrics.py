@@ -149,3 +149,40 @@ def mse(truth, prediction) -> float:
     """
     t, p = _moments(truth, prediction)
     return float(np.mean((t - p) ** 2))
+
+
+def table_metrics(table) -> dict[str, float]:
+    """The metrics of a prediction table as trials store it (``predictions/<split>.csv``).
+
+    Recomputing metrics from stored predictions makes a metric fix a re-aggregation, not a re-sweep.
+
+    Args:
+        table: classification: ``truth``, ``prediction`` and one ``prob_<class>`` column per class
+            of the task; regression: ``<target>`` and ``pred_<target>`` per target.
+
+    Returns:
+        Classification: ``uar``, ``wa``, ``f1_macro`` over the classes of the ``prob_`` columns.
+        Regression: ``ccc_<target>``, ``pcc_<target>``, ``mse_<target>`` and ``ccc``, the mean CCC.
+
+    Examples:
+        >>> import pandas as pd
+        >>> t = pd.DataFrame({"truth": ["sad", "sad"], "prediction": ["sad", "ang"],
+        ...                   "prob_ang": [0.2, 0.6], "prob_sad": [0.8, 0.4]})
+        >>> table_metrics(t)
+        {'uar': 0.5, 'wa': 0.5, 'f1_macro': 0.3333333333333333}
+    """
+    classes = [c[len("prob_"):] for c in table.columns if c.startswith("prob_")]
+    if classes:
+        truth, predicted = table["truth"], table["prediction"]
+        return {"uar": uar(truth, predicted, labels=classes), "wa": wa(truth, predicted),
+                "f1_macro": f1_macro(truth, predicted, labels=classes)}
+    targets = [c[len("pred_"):] for c in table.columns if c.startswith("pred_")]
+    if not targets:
+        raise ValueError(f"a prediction table needs prob_* or pred_* columns, got {list(table.columns)}")
+    scores = {}
+    for target in targets:
+        truth, predicted = table[target], table[f"pred_{target}"]
+        scores.update({f"ccc_{target}": ccc(truth, predicted), f"pcc_{target}": pcc(truth, predicted),
+                       f"mse_{target}": mse(truth, predicted)})
+    scores["ccc"] = float(np.mean([scores[f"ccc_{t}"] for t in targets]))
+    return scores

@@ -335,24 +335,18 @@ def _predict(model, split: _Split, config: TrialConfig, device) -> np.ndarray:
 
 
 def _score(outputs: np.ndarray, split: _Split, config: TrialConfig, classes: list) -> tuple[dict, pd.DataFrame]:
-    """Metrics and the per-utterance prediction table of one split from the model's outputs."""
+    """Metrics and the per-utterance prediction table of one split from the model's outputs (the
+    metrics computed from the table, as aggregation recomputes them)."""
     if config.data.task == "categorical":
         probabilities = torch.softmax(torch.from_numpy(outputs), dim=1).numpy()
-        truth = [classes[i] for i in split.targets]
-        predicted = [classes[i] for i in probabilities.argmax(axis=1)]
-        scores = {"uar": M.uar(truth, predicted, labels=classes), "wa": M.wa(truth, predicted),
-                  "f1_macro": M.f1_macro(truth, predicted, labels=classes)}
-        table = pd.DataFrame({"utt_id": split.ids, "truth": truth, "prediction": predicted,
+        table = pd.DataFrame({"utt_id": split.ids, "truth": [classes[i] for i in split.targets],
+                              "prediction": [classes[i] for i in probabilities.argmax(axis=1)],
                               **{f"prob_{c}": probabilities[:, i] for i, c in enumerate(classes)}})
-        return scores, table
-    scores, columns = {}, {"utt_id": split.ids}
-    for i, target in enumerate(classes):
-        truth, predicted = split.targets[:, i], outputs[:, i]
-        scores.update({f"ccc_{target}": M.ccc(truth, predicted), f"pcc_{target}": M.pcc(truth, predicted),
-                       f"mse_{target}": M.mse(truth, predicted)})
-        columns.update({target: truth, f"pred_{target}": predicted})
-    scores["ccc"] = float(np.mean([scores[f"ccc_{t}"] for t in classes]))
-    return scores, pd.DataFrame(columns)
+    else:
+        table = pd.DataFrame({"utt_id": split.ids})
+        for i, target in enumerate(classes):
+            table[target], table[f"pred_{target}"] = split.targets[:, i], outputs[:, i]
+    return M.table_metrics(table), table
 
 
 def _selection_score(scores: dict, config: TrialConfig) -> float:

@@ -74,3 +74,23 @@ def test_mismatched_or_empty_inputs_are_refused(metric):
         metric([1, 2], [1])
     with pytest.raises(ValueError, match="empty"):
         metric([], [])
+
+
+def test_table_metrics_of_stored_prediction_tables():
+    import pandas as pd
+
+    from sertext.metrics import table_metrics
+
+    rng = np.random.default_rng(5)
+    classes = ["angry", "happy", "neutral", "sad"]
+    truth, predicted = rng.choice(classes, 50), rng.choice(classes, 50)
+    table = pd.DataFrame({"utt_id": range(50), "truth": truth, "prediction": predicted,
+                          **{f"prob_{c}": rng.random(50) for c in classes}})
+    assert table_metrics(table)["uar"] == pytest.approx(balanced_accuracy_score(truth, predicted), abs=1e-9)
+    values = pd.DataFrame({"utt_id": range(50), "valence": rng.random(50), "pred_valence": rng.random(50),
+                           "arousal": rng.random(50), "pred_arousal": rng.random(50)})
+    scores = table_metrics(values)
+    assert scores["pcc_valence"] == pytest.approx(pearsonr(values["valence"], values["pred_valence"])[0], abs=1e-9)
+    assert scores["ccc"] == pytest.approx((scores["ccc_valence"] + scores["ccc_arousal"]) / 2)
+    with pytest.raises(ValueError, match="prob_\\* or pred_\\*"):
+        table_metrics(values[["utt_id", "valence"]])
