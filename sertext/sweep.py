@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from sertext import tracking
+from sertext.aggregate import collect_runs
 from sertext.config import TrialConfig, default_cache_dir
 from sertext.data import four_class, load_corpus, make_folds
 from sertext.data.demo import default_demo_dir, write_demo_corpus, write_demo_msp_podcast
@@ -171,7 +172,7 @@ def run_sweep(sweep: SweepConfig) -> pd.DataFrame:
         tracking.end_run(tracking_uri, parent_run_id, "FAILED")
         raise
     tracking.end_run(tracking_uri, parent_run_id, "KILLED" if unfinished else "FAILED" if failed else "FINISHED")
-    results = collect_results(tracking_uri, experiment_id, parent_run_id)
+    results = collect_runs(tracking_uri, experiment_id, parent_run_id)
     print_summary(sweep, results, failed, time.perf_counter() - started, tracking_uri)
     if unfinished:
         print(f"interrupted with {unfinished} trial(s) unfinished: run the same command again to resume")
@@ -395,18 +396,6 @@ def _trainable(config: dict, setup: _Setup) -> None:
 
 
 # --- results ------------------------------------------------------------------------------------
-def collect_results(tracking_uri: str, experiment_id: str, parent_run_id: str) -> pd.DataFrame:
-    """The sweep's child runs as a table: tags arch/fold/seed, status and final metrics."""
-    rows = []
-    for run in tracking.child_runs(tracking_uri, experiment_id, parent_run_id):
-        tags = run.data.tags
-        rows.append({"run_id": run.info.run_id, "arch": tags.get("arch"), "variant": tags.get("variant", "-"),
-                     "fold": tags.get("fold"), "seed": int(tags["seed"]) if "seed" in tags else None,
-                     "status": run.info.status,
-                     **{k: v for k, v in run.data.metrics.items() if k.startswith(("dev/", "test/", "cross/"))}})
-    return pd.DataFrame(rows)
-
-
 def summary_table(results: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """Per architecture (and variant): each metric averaged over folds per seed, then mean ± std
     over seeds."""

@@ -108,6 +108,15 @@ def child_runs(tracking_uri: str, experiment_id: str, parent_run_id: str, *, sta
             return runs
 
 
+def load_predictions(tracking_uri: str, run_id: str, split: str):
+    """The prediction table ``predictions/<split>.csv`` that a trial run stored."""
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = _retry(lambda: client(tracking_uri).download_artifacts(run_id, f"predictions/{split}.csv", folder))
+        return pd.read_csv(path, dtype={"utt_id": str, "truth": str, "prediction": str})
+
+
 def _log_params(mlflow: MlflowClient, run_id: str, params: dict) -> None:
     items = [Param(k, str(v)[:_MAX_PARAM_LENGTH]) for k, v in sorted(params.items())]
     for start in range(0, len(items), 100):

@@ -18,7 +18,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sertext import tracking
-from sertext.sweep import SweepConfig, collect_results, run_sweep, summary_table
+from sertext.aggregate import collect_runs
+from sertext.sweep import SweepConfig, run_sweep, summary_table
 
 pytestmark = pytest.mark.slow
 
@@ -216,7 +217,7 @@ def test_optuna_search_samples_continuous_hyperparameters(tiny_demo_root, tmp_pa
 def test_collect_and_summarise_results(tiny_demo_root, tmp_path, cluster):
     run_sweep(_sweep("summary", tiny_demo_root, tmp_path, seeds=(0, 1), folds=("Ses01F",)))
     parent, _ = _children(f"sqlite:///{tmp_path}/mlflow.db", "summary")
-    results = collect_results(f"sqlite:///{tmp_path}/mlflow.db", parent.info.experiment_id, parent.info.run_id)
+    results = collect_runs(f"sqlite:///{tmp_path}/mlflow.db", parent.info.experiment_id, parent.info.run_id)
     assert sorted(results["seed"]) == [0, 1]
     table = summary_table(results, ["test/uar"])
     per_seed = results.groupby("seed")["test/uar"].mean()

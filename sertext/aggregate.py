@@ -1,0 +1,146 @@
+"""Runs of a sweep → results tables: mean (std) over seeds with counts, and significance tests.
+
+Per (architecture, variant, seed) each metric is recomputed over the cross-validation from the
+stored test predictions, with the same :func:`sertext.metrics.table_metrics` that trials use: by
+default over the pooled predictions of all folds (every utterance predicted once), or as the mean
+over folds (``pooled=False``).  Then mean and std over seeds.  Counts travel with every cell, so a
+cell built from fewer seeds or folds than the sweep promised shows it, and
+:func:`missing_trials` lists the trials without a finished run: failed trials are never hidden.
+
+Significance follows the seed papers (two-sided independent t-tests over seeds: ``*`` against
+the audio baseline, ``†`` against the text baseline) and adds paired tests over matched
+(fold, seed) runs with Holm's correction, Cohen's d and bootstrap confidence intervals.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from sertext import stats, tracking
+from sertext.metrics import table_metrics
+
+KEYS = ["arch", "variant", "fold", "seed"]
+
+
+def collect_runs(tracking_uri: str, experiment_id: str, parent_run_id: str) -> pd.DataFrame:
+    """The sweep's child runs, one row each: ``run_id``, ``arch``, ``variant``, ``fold``, ``seed``,
+    ``status`` and the final dev/test/cross metrics MLflow holds."""
+    rows = []
+    for run in tracking.child_runs(tracking_uri, experiment_id, parent_run_id):
+        tags = run.data.tags
+        rows.append({"run_id": run.info.run_id, "arch": tags.get("arch"), "variant": tags.get("variant", "-"),
+                     "fold": tags.get("fold"), "seed": int(tags["seed"]) if "seed" in tags else None,
+                     "status": run.info.status,
+                     **{k: v for k, v in run.data.metrics.items() if k.startswith(("dev/", "test/", "cross/"))}})
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", *KEYS, "status"])
+
+
+def collect_predictions(tracking_uri: str, runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """The stored ``split`` predictions of every FINISHED run, stacked, with the run's keys."""
+    frames = [tracking.load_predictions(tracking_uri, run.run_id, split).assign(
+        arch=run.arch, variant=run.variant, fold=run.fold, seed=run.seed)
+        for run in runs[runs["status"] == "FINISHED"].itertuples()]
+    if not frames:
+        raise ValueError("the sweep has no finished runs to aggregate")
+    return pd.concat(frames, ignore_index=True)
+
+
+def per_seed_metrics(predictions: pd.DataFrame, *, pooled: bool = True) -> pd.DataFrame:
+    """Metrics per (arch, variant, seed) over the folds, with the number of folds behind each.
+
+    Args:
+        predictions: stacked prediction tables (:func:`collect_predictions`).
+        pooled: metrics over the pooled predictions of all folds (default), else the mean of the
+            per-fold metrics.
+
+    Raises:
+        ValueError: when pooling would count an utterance twice (folds that overlap in test).
+    """
+    rows = []
+    for (arch, variant, seed), group in predictions.groupby(["arch", "variant", "seed"], sort=False):
+        table = group.dropna(axis=1, how="all")  # variants of one sweep may predict other targets
+        if pooled:
+            repeated = table["utt_id"].duplicated()
+            if repeated.any():
+                raise ValueError(f"{arch} seed {seed}: utterances predicted in more than one fold "
+                                 f"(e.g. {table.loc[repeated, 'utt_id'].iloc[0]}); use pooled=False")
+            scores = table_metrics(table.drop(columns=KEYS))
+        else:
+            scores = pd.DataFrame([table_metrics(fold.drop(columns=KEYS))
+                                   for _, fold in table.groupby("fold")]).mean().to_dict()
+        rows.append({"arch": arch, "variant": variant, "seed": seed, "folds": table["fold"].nunique(), **scores})
+    return pd.DataFrame(rows)
+
+
+def seed_summary(per_seed: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Per (arch, variant): ``seeds`` (how many), ``folds`` (the fewest behind any seed), and
+    ``<metric>_mean`` and ``<metric>_std`` (sample std over seeds; 0 for a single seed)."""
+    rows = []
+    for (arch, variant), group in per_seed.groupby(["arch", "variant"], sort=False):
+        row = {"arch": arch, "variant": variant, "seeds": len(group), "folds": int(group["folds"].min())}
+        for metric in metrics:
+            values = group[metric].dropna()
+            row[f"{metric}_mean"] = float(values.mean()) if len(values) else np.nan
+            row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def significance(per_seed: pd.DataFrame, metric: str, *, audio: str = "cnn14", text: str = "text",
+                 alpha: float = 0.05) -> pd.DataFrame:
+    """The papers' tests: per (arch, variant), two-sided independent t-tests over seeds against
+    the audio and the text baseline of the same variant; ``marker`` holds ``*`` (differs from
+    audio) and ``†`` (differs from text) where p < alpha."""
+    rows = []
+    for (arch, variant), group in per_seed.groupby(["arch", "variant"], sort=False):
+        row = {"arch": arch, "variant": variant, "marker": ""}
+        for baseline, column, symbol in ((audio, "p_vs_audio", "*"), (text, "p_vs_text", "†")):
+            other = per_seed[(per_seed["arch"] == baseline) & (per_seed["variant"] == variant)][metric]
+            p = np.nan
+            if arch != baseline and len(other) >= 2 and len(group) >= 2:
+                p = stats.ttest_independent(group[metric], other).p_value
+            row[column] = p
+            row["marker"] += stats.marker(p, symbol, alpha=alpha)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_tests(runs: pd.DataFrame, metric: str, comparisons: list[tuple[str, str]], *,
+                 rng: np.random.Generator, alpha: float = 0.05) -> pd.DataFrame:
+    """Paired t-tests of ``metric`` over the (fold, seed) runs two architectures share.
+
+    One row per (model, baseline) comparison: ``n`` matched runs, mean difference with its
+    bootstrap 95% interval, Cohen's d_z, the p-value and its Holm adjustment across all the
+    comparisons of the table, and ``significant`` (adjusted p < alpha).
+    """
+    finished = runs[runs["status"] == "FINISHED"]
+    rows = []
+    for model, baseline in comparisons:
+        pairs = pd.merge(finished[finished["arch"] == model], finished[finished["arch"] == baseline],
+                         on=["variant", "fold", "seed"], suffixes=("", "_baseline")).dropna(
+            subset=[metric, f"{metric}_baseline"])
+        a, b = pairs[metric].to_numpy(), pairs[f"{metric}_baseline"].to_numpy()
+        row = {"model": model, "baseline": baseline, "n": len(pairs), "mean_difference": np.nan,
+               "ci_low": np.nan, "ci_high": np.nan, "cohens_d": np.nan, "p": np.nan}
+        if len(pairs) >= 2:
+            low, high = stats.bootstrap_ci(a - b, rng=rng)
+            row.update(mean_difference=float(np.mean(a - b)), ci_low=low, ci_high=high,
+                       cohens_d=stats.cohens_d(a, b, paired=True), p=stats.ttest_paired(a, b).p_value)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["p_holm"] = stats.holm(table["p"]) if len(table) else []
+    table["significant"] = table["p_holm"] < alpha
+    return table
+
+
+def missing_trials(runs: pd.DataFrame, archs, folds, seeds, variants=("-",)) -> pd.DataFrame:
+    """The trials of the grid without a FINISHED run, with the status of their run if any
+    (``FAILED``, ``KILLED``, ``RUNNING``) or ``missing``."""
+    finished = set(map(tuple, runs.loc[runs["status"] == "FINISHED", KEYS].astype(str).to_numpy()))
+    status = {tuple(map(str, key)): s for *key, s in runs[[*KEYS, "status"]].itertuples(index=False)}
+    rows = [dict(zip(KEYS, key, strict=True), status=status.get(tuple(map(str, key)), "missing"))
+            for key in itertools.product(archs, variants, folds, seeds) if tuple(map(str, key)) not in finished]
+    return pd.DataFrame(rows, columns=[*KEYS, "status"])

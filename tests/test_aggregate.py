@@ -1,0 +1,121 @@
+"""Aggregation of a synthetic sweep in a real MLflow store: pooled metrics, counts with a failed
+trial, the papers' t-tests and the paired tests with Holm's correction, against scipy."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from sertext import aggregate, tracking
+from sertext.metrics import table_metrics
+
+CLASSES = ["angry", "happy", "neutral", "sad"]
+ARCHS, FOLDS, SEEDS = ("cnn14", "text", "mfcnn14"), ("F1", "F2"), (0, 1, 2)
+SKILL = {"cnn14": 0.3, "text": 0.4, "mfcnn14": 0.6}  # chance to predict the truth
+FAILED = ("text", "F2", 2)
+
+
+def _predictions(arch, fold, seed):
+    rng = np.random.default_rng([ARCHS.index(arch), FOLDS.index(fold), seed])
+    truth = rng.choice(CLASSES, 20)
+    right = rng.random(20) < SKILL[arch]
+    predicted = np.where(right, truth, rng.choice(CLASSES, 20))
+    probabilities = rng.random((20, 4)) * 0.2
+    probabilities[np.arange(20), [CLASSES.index(p) for p in predicted]] += 1
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return pd.DataFrame({"utt_id": [f"{fold}_u{i:02d}" for i in range(20)], "truth": truth, "prediction": predicted,
+                         **{f"prob_{c}": probabilities[:, i] for i, c in enumerate(CLASSES)}})
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    uri = f"sqlite:///{tmp_path_factory.mktemp('aggregate')}/mlflow.db"
+    experiment = tracking.prepare_experiment(uri, "synthetic")
+    parent = tracking.start_parent_run(uri, experiment, "synthetic", {})
+    for arch, fold, seed in [(a, f, s) for a in ARCHS for f in FOLDS for s in SEEDS]:
+        run = tracking.TrialRun(uri, experiment, parent, f"{arch}-{fold}-{seed}", f"{arch}-{fold}-seed{seed}",
+                                {"arch": arch, "fold": fold, "seed": seed}, {})
+        if (arch, fold, seed) == FAILED:
+            run.fail()
+            continue
+        test = _predictions(arch, fold, seed)
+        run.finish(SimpleNamespace(metrics={f"test/{k}": v for k, v in table_metrics(test).items()},
+                                   best_epoch=0, history=[{}], predictions={"dev": test, "test": test}))
+    runs = aggregate.collect_runs(uri, experiment, parent)
+    return uri, runs, aggregate.collect_predictions(uri, runs)
+
+
+def test_runs_and_predictions_are_collected(sweep):
+    _, runs, predictions = sweep
+    assert len(runs) == 18 and (runs["status"] == "FINISHED").sum() == 17
+    assert len(predictions) == 17 * 20
+    stored = predictions[(predictions.arch == "cnn14") & (predictions.fold == "F1") & (predictions.seed == 0)]
+    expected = _predictions("cnn14", "F1", 0)
+    assert stored[expected.columns].reset_index(drop=True).round(12).equals(expected.round(12))
+
+
+def test_metrics_are_pooled_over_folds_or_averaged(sweep):
+    _, _, predictions = sweep
+    pooled = aggregate.per_seed_metrics(predictions).set_index(["arch", "seed"])
+    both = pd.concat([_predictions("mfcnn14", f, 1) for f in FOLDS])
+    assert pooled.loc[("mfcnn14", 1), "uar"] == pytest.approx(table_metrics(both)["uar"], abs=1e-12)
+    averaged = aggregate.per_seed_metrics(predictions, pooled=False).set_index(["arch", "seed"])
+    per_fold = [table_metrics(_predictions("mfcnn14", f, 1))["uar"] for f in FOLDS]
+    assert averaged.loc[("mfcnn14", 1), "uar"] == pytest.approx(np.mean(per_fold), abs=1e-12)
+    assert pooled.loc[("text", 2), "folds"] == 1  # its second fold failed
+    with pytest.raises(ValueError, match="more than one fold"):
+        aggregate.per_seed_metrics(predictions.assign(fold="same", utt_id="u"))
+
+
+def test_summary_counts_seeds_and_folds_behind_each_cell(sweep):
+    _, _, predictions = sweep
+    per_seed = aggregate.per_seed_metrics(predictions)
+    summary = aggregate.seed_summary(per_seed, ["uar", "wa"]).set_index("arch")
+    assert summary.loc["text", "folds"] == 1 and summary.loc["cnn14", "folds"] == 2
+    assert (summary["seeds"] == 3).all()
+    values = per_seed[per_seed.arch == "cnn14"]["uar"]
+    assert summary.loc["cnn14", "uar_mean"] == pytest.approx(values.mean())
+    assert summary.loc["cnn14", "uar_std"] == pytest.approx(np.std(values, ddof=1))
+
+
+def test_papers_t_tests_over_seeds_match_scipy(sweep):
+    _, _, predictions = sweep
+    per_seed = aggregate.per_seed_metrics(predictions)
+    table = aggregate.significance(per_seed, "uar").set_index("arch")
+    uar = {a: per_seed[per_seed.arch == a]["uar"].to_numpy() for a in ARCHS}
+    for baseline, column in (("cnn14", "p_vs_audio"), ("text", "p_vs_text")):
+        expected = scipy_stats.ttest_ind(uar["mfcnn14"], uar[baseline]).pvalue
+        assert table.loc["mfcnn14", column] == pytest.approx(expected)
+    assert np.isnan(table.loc["cnn14", "p_vs_audio"])
+    expected = ("*" if table.loc["mfcnn14", "p_vs_audio"] < 0.05 else "") + (
+        "†" if table.loc["mfcnn14", "p_vs_text"] < 0.05 else "")
+    assert table.loc["mfcnn14", "marker"] == expected
+
+
+def test_paired_tests_with_holm_correction(sweep):
+    _, runs, _ = sweep
+    table = aggregate.paired_tests(runs, "test/uar", [("mfcnn14", "cnn14"), ("mfcnn14", "text")],
+                                   rng=np.random.default_rng(0)).set_index("baseline")
+    assert table.loc["cnn14", "n"] == 6 and table.loc["text", "n"] == 5  # the failed trial has no pair
+    finished = runs[runs.status == "FINISHED"].set_index(["arch", "fold", "seed"])["test/uar"]
+    pairs = [(f, s) for f in FOLDS for s in SEEDS if (f, s) != FAILED[1:]]
+    a = np.array([finished[("mfcnn14", f, s)] for f, s in pairs])
+    b = np.array([finished[("text", f, s)] for f, s in pairs])
+    assert table.loc["text", "p"] == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue)
+    assert table.loc["text", "mean_difference"] == pytest.approx((a - b).mean())
+    assert table.loc["text", "ci_low"] <= table.loc["text", "mean_difference"] <= table.loc["text", "ci_high"]
+    p = table["p"].to_numpy()  # two comparisons: the smaller p doubled, the larger kept, monotone
+    smaller, larger = sorted(p)
+    expected = {smaller: min(1, 2 * smaller), larger: min(1, max(2 * smaller, larger))}
+    assert table["p_holm"].tolist() == pytest.approx([expected[v] for v in p])
+
+
+def test_failed_and_missing_trials_are_listed(sweep):
+    _, runs, _ = sweep
+    missing = aggregate.missing_trials(runs, ARCHS, FOLDS, SEEDS)
+    assert missing.to_dict("records") == [{"arch": "text", "variant": "-", "fold": "F2", "seed": 2,
+                                           "status": "FAILED"}]
+    extra = aggregate.missing_trials(runs, ARCHS, (*FOLDS, "F3"), SEEDS)
+    assert len(extra) == 1 + 9 and set(extra[extra.fold == "F3"]["status"]) == {"missing"}
