@@ -144,3 +144,39 @@ def _aligned(audio: pd.DataFrame, text: pd.DataFrame) -> tuple[pd.DataFrame, pd.
         if column in text and not audio[column].equals(text[column]):
             raise ValueError(f"the audio and text predictions disagree on the truth column {column!r}")
     return audio, text
+
+
+def fuse_sweep(dev: pd.DataFrame, test: pd.DataFrame, *, audio: str = "cnn14", text: str = "text",
+               grid: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Late fusion (``LF``) and dev-weighted fusion (``LF-weighted``) for every (variant, fold,
+    seed) that has finished runs of both the audio and the text model.
+
+    Args:
+        dev, test: stacked prediction tables with ``arch``, ``variant``, ``fold`` and ``seed``
+            columns (:func:`sertext.aggregate.collect_predictions`).
+
+    Returns:
+        The fused test predictions, stacked in the same format with ``arch`` set to ``LF`` or
+        ``LF-weighted``, and one row of weights per (variant, fold, seed): ``w_audio`` chosen on
+        dev with its ``dev_score``, and the test set's ``oracle_w_audio`` and ``oracle_score``.
+    """
+    keys = ["variant", "fold", "seed"]
+    fused, weights = [], []
+    for key, audio_test in test[test["arch"] == audio].groupby(keys, sort=False):
+        dev_audio, dev_text, test_text = (_part(dev, audio, key, keys), _part(dev, text, key, keys),
+                                          _part(test, text, key, keys))
+        if dev_audio.empty or dev_text.empty or test_text.empty:
+            continue  # the text run did not finish: nothing to fuse (listed as missing elsewhere)
+        result = fuse_fold(dev_audio, dev_text, audio_test.drop(columns=["arch", *keys]), test_text, grid=grid)
+        labels = dict(zip(keys, key, strict=True))
+        fused += [result.late.assign(arch="LF", **labels), result.weighted.assign(arch="LF-weighted", **labels)]
+        weights.append({**labels, "w_audio": result.w_audio, "dev_score": result.dev_score,
+                        "oracle_w_audio": result.oracle_w_audio, "oracle_score": result.oracle_score})
+    if not fused:
+        raise ValueError(f"no fold and seed has finished runs of both {audio!r} and {text!r} to fuse")
+    return pd.concat(fused, ignore_index=True), pd.DataFrame(weights)
+
+
+def _part(frame: pd.DataFrame, arch: str, key: tuple, keys: list[str]) -> pd.DataFrame:
+    rows = (frame["arch"] == arch) & np.logical_and.reduce([frame[k] == v for k, v in zip(keys, key, strict=True)])
+    return frame[rows].drop(columns=["arch", *keys])

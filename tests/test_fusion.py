@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sertext.fusion import best_weight, fuse, fuse_fold, selection_score, weight_grid
+from sertext.fusion import best_weight, fuse, fuse_fold, fuse_sweep, selection_score, weight_grid
 
 CLASSES = ["angry", "happy", "neutral", "sad"]
 
@@ -73,3 +73,21 @@ def test_fold_fusion_chooses_on_dev_and_reports_the_oracle_apart():
     assert result.weighted["prediction"].tolist() == ["angry", "sad", "angry"]  # u2: 0.42 angry vs 0.40 happy
     assert result.oracle_w_audio == 0.5 and result.oracle_score == pytest.approx(1.0)  # test would prefer LF
     assert result.late["prediction"].tolist() == ["angry", "sad", "happy"]
+
+
+def test_a_whole_sweep_is_fused_per_fold_and_seed():
+    def stacked(arch, table, fold, seed):
+        return table.assign(arch=arch, variant="-", fold=fold, seed=seed)
+
+    runs = [stacked(arch, table, fold, seed) for fold in ("F1", "F2") for seed in (0, 1)
+            for arch, table in (("cnn14", AUDIO), ("text", TEXT), ("mfcnn14", AUDIO))
+            if (arch, fold, seed) != ("text", "F2", 1)]  # a failed text trial
+    predictions = pd.concat(runs, ignore_index=True)
+    fused, weights = fuse_sweep(predictions, predictions, grid=weight_grid(11))
+    assert sorted(set(fused["arch"])) == ["LF", "LF-weighted"]
+    assert len(weights) == 3 and ("F2", 1) not in set(zip(weights.fold, weights.seed, strict=True))
+    late = fused[(fused.arch == "LF") & (fused.fold == "F1") & (fused.seed == 0)]
+    assert late["prob_angry"].tolist() == pytest.approx([0.4, 0.2, 0.3])
+    assert weights["w_audio"].tolist() == [0.5] * 3 and weights["oracle_score"].tolist() == pytest.approx([1.0] * 3)
+    with pytest.raises(ValueError, match="no fold and seed"):
+        fuse_sweep(predictions, predictions, text="bert")
