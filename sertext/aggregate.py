@@ -15,11 +15,13 @@ the audio baseline, ``†`` against the text baseline) and adds paired tests ove
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from sertext import stats, tracking
+from sertext.fusion import PROB_PREFIX, fuse_sweep
 from sertext.metrics import table_metrics
 
 KEYS = ["arch", "variant", "fold", "seed"]
@@ -93,7 +95,7 @@ def significance(per_seed: pd.DataFrame, metric: str, *, audio: str = "cnn14", t
                  alpha: float = 0.05) -> pd.DataFrame:
     """The papers' tests: per (arch, variant), two-sided independent t-tests over seeds against
     the audio and the text baseline of the same variant; ``marker`` holds ``*`` (differs from
-    audio) and ``†`` (differs from text) where p < alpha."""
+    audio) and ``†`` (differs from text) where p < alpha, for every model but the baselines."""
     rows = []
     for (arch, variant), group in per_seed.groupby(["arch", "variant"], sort=False):
         row = {"arch": arch, "variant": variant, "marker": ""}
@@ -103,23 +105,30 @@ def significance(per_seed: pd.DataFrame, metric: str, *, audio: str = "cnn14", t
             if arch != baseline and len(other) >= 2 and len(group) >= 2:
                 p = stats.ttest_independent(group[metric], other).p_value
             row[column] = p
-            row["marker"] += stats.marker(p, symbol, alpha=alpha)
+            if arch not in (audio, text):  # the papers mark the fusion rows
+                row["marker"] += stats.marker(p, symbol, alpha=alpha)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def paired_tests(runs: pd.DataFrame, metric: str, comparisons: list[tuple[str, str]], *,
-                 rng: np.random.Generator, alpha: float = 0.05) -> pd.DataFrame:
-    """Paired t-tests of ``metric`` over the (fold, seed) runs two architectures share.
+def per_fold_metrics(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Metrics per (arch, variant, fold, seed): one row per run (or fused pair of runs)."""
+    rows = [{**dict(zip(KEYS, key, strict=True)), **table_metrics(group.dropna(axis=1, how="all").drop(columns=KEYS))}
+            for key, group in predictions.groupby(KEYS, sort=False)]
+    return pd.DataFrame(rows)
 
-    One row per (model, baseline) comparison: ``n`` matched runs, mean difference with its
+
+def paired_tests(per_fold: pd.DataFrame, metric: str, comparisons: list[tuple[str, str]], *,
+                 rng: np.random.Generator, alpha: float = 0.05) -> pd.DataFrame:
+    """Paired t-tests of ``metric`` over the (fold, seed) results two architectures share.
+
+    One row per (model, baseline) comparison: ``n`` matched results, mean difference with its
     bootstrap 95% interval, Cohen's d_z, the p-value and its Holm adjustment across all the
     comparisons of the table, and ``significant`` (adjusted p < alpha).
     """
-    finished = runs[runs["status"] == "FINISHED"]
     rows = []
     for model, baseline in comparisons:
-        pairs = pd.merge(finished[finished["arch"] == model], finished[finished["arch"] == baseline],
+        pairs = pd.merge(per_fold[per_fold["arch"] == model], per_fold[per_fold["arch"] == baseline],
                          on=["variant", "fold", "seed"], suffixes=("", "_baseline")).dropna(
             subset=[metric, f"{metric}_baseline"])
         a, b = pairs[metric].to_numpy(), pairs[f"{metric}_baseline"].to_numpy()
@@ -144,3 +153,68 @@ def missing_trials(runs: pd.DataFrame, archs, folds, seeds, variants=("-",)) -> 
     rows = [dict(zip(KEYS, key, strict=True), status=status.get(tuple(map(str, key)), "missing"))
             for key in itertools.product(archs, variants, folds, seeds) if tuple(map(str, key)) not in finished]
     return pd.DataFrame(rows, columns=[*KEYS, "status"])
+
+
+@dataclass
+class SweepTables:
+    """Everything a report shows of one sweep launch (see :func:`summarise_sweep`)."""
+
+    experiment: str
+    parent_run_id: str
+    task: str  # "categorical" or "dimensional"
+    pooled: bool
+    metrics: list[str]  # the first is what significance is tested on
+    summary: pd.DataFrame  # seed_summary, with the fusion rows
+    significance: pd.DataFrame
+    paired: pd.DataFrame
+    missing: pd.DataFrame
+    weights: pd.DataFrame  # dev-chosen and oracle fusion weights (empty without audio + text runs)
+    per_seed: pd.DataFrame
+    best_seed_predictions: dict = field(default_factory=dict)  # arch -> pooled test table of its best seed
+
+
+def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, audio: str = "cnn14",
+                    text: str = "text", rng: np.random.Generator | None = None) -> SweepTables:
+    """Aggregate the latest launch of a sweep from MLflow alone: its runs and stored predictions.
+
+    Adds late fusion (``LF``) and dev-weighted fusion (``LF-weighted``) rows when the sweep has
+    both the audio and the text model.  The grid used to list missing trials is the one the runs
+    span (every arch × variant × fold × seed seen).
+    """
+    experiment_id, parent = tracking.latest_sweep_run(tracking_uri, experiment)
+    runs = collect_runs(tracking_uri, experiment_id, parent)
+    test = collect_predictions(tracking_uri, runs, "test")
+    weights = pd.DataFrame()
+    if {audio, text} <= set(test["arch"]):
+        fused, weights = fuse_sweep(collect_predictions(tracking_uri, runs, "dev"), test, audio=audio, text=text)
+        test = pd.concat([test, fused], ignore_index=True)
+    task = "categorical" if any(c.startswith(PROB_PREFIX) for c in test.columns) else "dimensional"
+    per_seed = per_seed_metrics(test, pooled=pooled)
+    metrics = _report_metrics(per_seed, task)
+    comparisons = [(arch, baseline) for arch in per_seed["arch"].unique() for baseline in (audio, text)
+                   if arch not in (audio, text) and baseline in set(per_seed["arch"])]
+    return SweepTables(
+        experiment=experiment, parent_run_id=parent, task=task, pooled=pooled, metrics=metrics,
+        summary=seed_summary(per_seed, metrics), significance=significance(per_seed, metrics[0], audio=audio,
+                                                                           text=text),
+        paired=paired_tests(per_fold_metrics(test), metrics[0], comparisons, rng=rng or np.random.default_rng(0)),
+        missing=missing_trials(runs, *(sorted(runs[k].dropna().unique()) for k in ("arch", "fold", "seed")),
+                               variants=sorted(runs["variant"].dropna().unique())),
+        weights=weights, per_seed=per_seed, best_seed_predictions=_best_seeds(test, per_seed, metrics[0]))
+
+
+def _report_metrics(per_seed: pd.DataFrame, task: str) -> list[str]:
+    if task == "categorical":
+        return ["uar", "wa", "f1_macro"]
+    return ["ccc", *sorted(c for c in per_seed.columns if c.startswith(("ccc_", "pcc_")))]
+
+
+def _best_seeds(predictions: pd.DataFrame, per_seed: pd.DataFrame, metric: str) -> dict:
+    """Per architecture (first variant), the pooled test predictions of its best seed."""
+    best = {}
+    for arch, group in per_seed.groupby("arch", sort=False):
+        row = group.loc[group[metric].idxmax()]
+        rows = (predictions["arch"] == arch) & (predictions["variant"] == row["variant"]) & (
+            predictions["seed"] == row["seed"])
+        best[arch] = predictions[rows].dropna(axis=1, how="all").assign(best_seed=row["seed"])
+    return best

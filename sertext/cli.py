@@ -1,4 +1,4 @@
-"""The ``sertext`` command: corpus tools now, training and reports as they land.
+"""The ``sertext`` command: corpus tools, one-trial training and sweep reports.
 
 Run ``sertext --help`` or ``sertext COMMAND --help`` for the options of each command.
 """
@@ -155,6 +155,21 @@ def _write_trial_outputs(out: Path, result) -> None:
     (out / "config.json").write_text(json.dumps(result.config.to_dict(), indent=2))
 
 
+def _report(args: argparse.Namespace) -> int:
+    import os
+
+    from sertext import aggregate, report, tracking
+
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or tracking.default_tracking_uri()
+    tables = aggregate.summarise_sweep(uri, args.experiment, pooled=not args.mean_over_folds)
+    path = report.write_report(tables, args.out or Path("reports") / args.experiment)
+    print(report.results_table(tables).to_string(index=False))
+    if len(tables.missing):
+        print(f"\n{len(tables.missing)} trial(s) of the grid have no finished run (listed in the report)")
+    print(f"\nwrote {path} and {path.with_suffix('.html')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sertext`` command."""
     parser = argparse.ArgumentParser(
@@ -238,6 +253,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="any other config field, e.g. --set train.crop_s=3 (repeatable)")
     train.add_argument("--out", default=None, help="write metrics.json, history.csv and predictions/*.csv here")
     train.set_defaults(run=_train)
+
+    report = commands.add_parser(
+        "report", help="aggregate a sweep from MLflow into tables, tests and figures",
+        description="Aggregate the latest launch of a sweep from its MLflow runs and stored predictions: "
+                    "mean (std) over seeds per model with the papers' t-test markers, late and dev-weighted "
+                    "fusion, paired tests with Holm's correction, confusion matrices and the missing trials. "
+                    "Writes report.md, a self-contained report.html, tables/*.csv and figures/*.png.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    report.add_argument("--experiment", required=True, help="the sweep's MLflow experiment, e.g. iemocap-loso-demo")
+    report.add_argument("--tracking-uri", default=None,
+                        help="MLflow store or server (default: $MLFLOW_TRACKING_URI, else SQLite in mlflow/)")
+    report.add_argument("--out", default=None, help="output folder (default: reports/EXPERIMENT)")
+    report.add_argument("--mean-over-folds", action="store_true",
+                        help="average per-fold metrics instead of pooling all folds' predictions")
+    report.set_defaults(run=_report)
     return parser
 
 

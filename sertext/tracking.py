@@ -108,10 +108,32 @@ def child_runs(tracking_uri: str, experiment_id: str, parent_run_id: str, *, sta
             return runs
 
 
+def latest_sweep_run(tracking_uri: str, experiment: str) -> tuple[str, str]:
+    """``(experiment id, parent run id)`` of the latest launch of the sweep named ``experiment``."""
+    mlflow = client(tracking_uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        names = sorted(e.name for e in mlflow.search_experiments())
+        raise ValueError(f"no experiment {experiment!r} in {tracking_uri}; it has {names}")
+    parents = mlflow.search_runs([found.experiment_id], f"tags.`{KIND_TAG}` = 'sweep'",
+                                 order_by=["attributes.start_time DESC"], max_results=1)
+    if not parents:
+        raise ValueError(f"experiment {experiment!r} has no sweep run (tag {KIND_TAG}=sweep)")
+    return found.experiment_id, parents[0].info.run_id
+
+
+def log_folder(tracking_uri: str, run_id: str, folder, artifact_path: str) -> None:
+    """Upload a folder (a report) to a run's artifacts."""
+    _retry(lambda: client(tracking_uri).log_artifacts(run_id, str(folder), artifact_path))
+
+
 def load_predictions(tracking_uri: str, run_id: str, split: str):
     """The prediction table ``predictions/<split>.csv`` that a trial run stored."""
+    import os
+
     import pandas as pd
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per file is noise
     with tempfile.TemporaryDirectory() as folder:
         path = _retry(lambda: client(tracking_uri).download_artifacts(run_id, f"predictions/{split}.csv", folder))
         return pd.read_csv(path, dtype={"utt_id": str, "truth": str, "prediction": str})

@@ -7,6 +7,7 @@ every quirk listed in docs/datasets.md §6.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import soundfile as sf
 
 # One entry per labelled IEMOCAP utterance: (session, dialog, utt_id, code, V, A, D, text).
@@ -127,3 +128,45 @@ def write_msp(root, *, label_name: str = "labels_consensus.csv", nested: bool = 
         write_wav(audio / name)
         if "Test3" not in row:
             (root / "Transcripts" / f"{name[:-4]}.txt").write_text(f"text of {name[:-4]}\n")
+
+
+# --- a synthetic sweep in MLflow (aggregation and report tests) ---
+SYNTHETIC_CLASSES = ["angry", "happy", "neutral", "sad"]
+ARCHS, FOLDS, SEEDS = ("cnn14", "text", "mfcnn14"), ("F1", "F2"), (0, 1, 2)
+SKILL = {"cnn14": 0.3, "text": 0.4, "mfcnn14": 0.6}  # chance to predict the truth
+FAILED = ("text", "F2", 2)
+
+
+def synthetic_predictions(arch, fold, seed):
+    """Test predictions of one synthetic run: 20 utterances per fold, skill by architecture."""
+    truth = np.random.default_rng(FOLDS.index(fold)).choice(SYNTHETIC_CLASSES, 20)  # one truth per utterance
+    rng = np.random.default_rng([ARCHS.index(arch), FOLDS.index(fold), seed])
+    right = rng.random(20) < SKILL[arch]
+    predicted = np.where(right, truth, rng.choice(SYNTHETIC_CLASSES, 20))
+    probabilities = rng.random((20, 4)) * 0.2
+    probabilities[np.arange(20), [SYNTHETIC_CLASSES.index(p) for p in predicted]] += 1
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return pd.DataFrame({"utt_id": [f"{fold}_u{i:02d}" for i in range(20)], "truth": truth, "prediction": predicted,
+                         **{f"prob_{c}": probabilities[:, i] for i, c in enumerate(SYNTHETIC_CLASSES)}})
+
+
+def write_synthetic_sweep(uri):
+    """A finished sweep in the MLflow store ``uri``: experiment ``synthetic``, ARCHS × FOLDS × SEEDS
+    runs with stored predictions, and the trial FAILED failed.  Returns (experiment id, parent run id)."""
+    from types import SimpleNamespace
+
+    from sertext import tracking
+    from sertext.metrics import table_metrics
+
+    experiment = tracking.prepare_experiment(uri, "synthetic")
+    parent = tracking.start_parent_run(uri, experiment, "synthetic", {})
+    for arch, fold, seed in [(a, f, s) for a in ARCHS for f in FOLDS for s in SEEDS]:
+        run = tracking.TrialRun(uri, experiment, parent, f"{arch}-{fold}-{seed}", f"{arch}-{fold}-seed{seed}",
+                                {"arch": arch, "fold": fold, "seed": seed}, {})
+        if (arch, fold, seed) == FAILED:
+            run.fail()
+            continue
+        test = synthetic_predictions(arch, fold, seed)
+        run.finish(SimpleNamespace(metrics={f"test/{k}": v for k, v in table_metrics(test).items()},
+                                   best_epoch=0, history=[{}], predictions={"dev": test, "test": test}))
+    return experiment, parent

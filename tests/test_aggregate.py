@@ -1,48 +1,20 @@
 """Aggregation of a synthetic sweep in a real MLflow store: pooled metrics, counts with a failed
 trial, the papers' t-tests and the paired tests with Holm's correction, against scipy."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from sertext import aggregate, tracking
+from sertext import aggregate
 from sertext.metrics import table_metrics
-
-CLASSES = ["angry", "happy", "neutral", "sad"]
-ARCHS, FOLDS, SEEDS = ("cnn14", "text", "mfcnn14"), ("F1", "F2"), (0, 1, 2)
-SKILL = {"cnn14": 0.3, "text": 0.4, "mfcnn14": 0.6}  # chance to predict the truth
-FAILED = ("text", "F2", 2)
-
-
-def _predictions(arch, fold, seed):
-    rng = np.random.default_rng([ARCHS.index(arch), FOLDS.index(fold), seed])
-    truth = rng.choice(CLASSES, 20)
-    right = rng.random(20) < SKILL[arch]
-    predicted = np.where(right, truth, rng.choice(CLASSES, 20))
-    probabilities = rng.random((20, 4)) * 0.2
-    probabilities[np.arange(20), [CLASSES.index(p) for p in predicted]] += 1
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
-    return pd.DataFrame({"utt_id": [f"{fold}_u{i:02d}" for i in range(20)], "truth": truth, "prediction": predicted,
-                         **{f"prob_{c}": probabilities[:, i] for i, c in enumerate(CLASSES)}})
+from tests.fixtures import ARCHS, FAILED, FOLDS, SEEDS, synthetic_predictions, write_synthetic_sweep
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     uri = f"sqlite:///{tmp_path_factory.mktemp('aggregate')}/mlflow.db"
-    experiment = tracking.prepare_experiment(uri, "synthetic")
-    parent = tracking.start_parent_run(uri, experiment, "synthetic", {})
-    for arch, fold, seed in [(a, f, s) for a in ARCHS for f in FOLDS for s in SEEDS]:
-        run = tracking.TrialRun(uri, experiment, parent, f"{arch}-{fold}-{seed}", f"{arch}-{fold}-seed{seed}",
-                                {"arch": arch, "fold": fold, "seed": seed}, {})
-        if (arch, fold, seed) == FAILED:
-            run.fail()
-            continue
-        test = _predictions(arch, fold, seed)
-        run.finish(SimpleNamespace(metrics={f"test/{k}": v for k, v in table_metrics(test).items()},
-                                   best_epoch=0, history=[{}], predictions={"dev": test, "test": test}))
+    experiment, parent = write_synthetic_sweep(uri)
     runs = aggregate.collect_runs(uri, experiment, parent)
     return uri, runs, aggregate.collect_predictions(uri, runs)
 
@@ -52,17 +24,17 @@ def test_runs_and_predictions_are_collected(sweep):
     assert len(runs) == 18 and (runs["status"] == "FINISHED").sum() == 17
     assert len(predictions) == 17 * 20
     stored = predictions[(predictions.arch == "cnn14") & (predictions.fold == "F1") & (predictions.seed == 0)]
-    expected = _predictions("cnn14", "F1", 0)
+    expected = synthetic_predictions("cnn14", "F1", 0)
     assert stored[expected.columns].reset_index(drop=True).round(12).equals(expected.round(12))
 
 
 def test_metrics_are_pooled_over_folds_or_averaged(sweep):
     _, _, predictions = sweep
     pooled = aggregate.per_seed_metrics(predictions).set_index(["arch", "seed"])
-    both = pd.concat([_predictions("mfcnn14", f, 1) for f in FOLDS])
+    both = pd.concat([synthetic_predictions("mfcnn14", f, 1) for f in FOLDS])
     assert pooled.loc[("mfcnn14", 1), "uar"] == pytest.approx(table_metrics(both)["uar"], abs=1e-12)
     averaged = aggregate.per_seed_metrics(predictions, pooled=False).set_index(["arch", "seed"])
-    per_fold = [table_metrics(_predictions("mfcnn14", f, 1))["uar"] for f in FOLDS]
+    per_fold = [table_metrics(synthetic_predictions("mfcnn14", f, 1))["uar"] for f in FOLDS]
     assert averaged.loc[("mfcnn14", 1), "uar"] == pytest.approx(np.mean(per_fold), abs=1e-12)
     assert pooled.loc[("text", 2), "folds"] == 1  # its second fold failed
     with pytest.raises(ValueError, match="more than one fold"):
@@ -89,14 +61,18 @@ def test_papers_t_tests_over_seeds_match_scipy(sweep):
         expected = scipy_stats.ttest_ind(uar["mfcnn14"], uar[baseline]).pvalue
         assert table.loc["mfcnn14", column] == pytest.approx(expected)
     assert np.isnan(table.loc["cnn14", "p_vs_audio"])
+    assert table.loc["text", "p_vs_audio"] == pytest.approx(scipy_stats.ttest_ind(uar["text"], uar["cnn14"]).pvalue)
+    assert table.loc["text", "marker"] == table.loc["cnn14", "marker"] == ""  # baselines carry no marker
     expected = ("*" if table.loc["mfcnn14", "p_vs_audio"] < 0.05 else "") + (
         "†" if table.loc["mfcnn14", "p_vs_text"] < 0.05 else "")
     assert table.loc["mfcnn14", "marker"] == expected
 
 
 def test_paired_tests_with_holm_correction(sweep):
-    _, runs, _ = sweep
-    table = aggregate.paired_tests(runs, "test/uar", [("mfcnn14", "cnn14"), ("mfcnn14", "text")],
+    _, runs, predictions = sweep
+    per_fold = aggregate.per_fold_metrics(predictions)
+    assert len(per_fold) == 17
+    table = aggregate.paired_tests(per_fold, "uar", [("mfcnn14", "cnn14"), ("mfcnn14", "text")],
                                    rng=np.random.default_rng(0)).set_index("baseline")
     assert table.loc["cnn14", "n"] == 6 and table.loc["text", "n"] == 5  # the failed trial has no pair
     finished = runs[runs.status == "FINISHED"].set_index(["arch", "fold", "seed"])["test/uar"]

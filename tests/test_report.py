@@ -1,0 +1,54 @@
+"""The report of a synthetic sweep (with a failed trial), written as a user gets it from
+`sertext report`."""
+
+import numpy as np
+import pytest
+
+from sertext import aggregate
+from sertext.cli import main
+from sertext.report import results_table, write_report
+from tests.fixtures import write_synthetic_sweep
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    uri = f"sqlite:///{tmp_path_factory.mktemp('report')}/mlflow.db"
+    write_synthetic_sweep(uri)
+    return uri
+
+
+def test_summary_adds_fusion_rows_and_reduced_counts(store):
+    tables = aggregate.summarise_sweep(store, "synthetic")
+    assert tables.task == "categorical" and tables.metrics[0] == "uar"
+    table = results_table(tables).set_index("model")
+    assert list(table.index) == ["CNN14", "Text", "MFCNN14", "LF", "LF (dev-weighted)"]
+    assert table.loc["CNN14", "seeds × folds"] == "3 × 2"
+    assert table.loc["Text", "seeds × folds"] == "3 × 1 ⚠"  # seed 2 lost a fold: the failed trial
+    mean = tables.summary.set_index("arch").loc["mfcnn14", "uar_mean"]
+    assert table.loc["MFCNN14", "UAR"].startswith(f"{mean:.3f} (")
+    assert len(tables.weights) == 5  # fold × seed pairs where both the audio and the text run finished
+    assert tables.missing[["arch", "fold", "seed", "status"]].values.tolist() == [["text", "F2", 2, "FAILED"]]
+    with pytest.raises(ValueError, match="no experiment 'other'"):
+        aggregate.summarise_sweep(store, "other")
+
+
+def test_report_files_are_complete_and_self_contained(store, tmp_path):
+    write_report(aggregate.summarise_sweep(store, "synthetic", pooled=False), tmp_path)
+    markdown = (tmp_path / "report.md").read_text()
+    for text in ("## Results", "| MFCNN14 |", "LF (dev-weighted)", "## Paired tests", "## Fusion weights",
+                 "each fold's test predictions, then averaged over folds", "| text | F2 | 2 | FAILED |",
+                 "![", "figures/confusion_matrices.png"):
+        assert text in markdown
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 and "src='figures" not in page
+    assert {p.name for p in (tmp_path / "tables").iterdir()} >= {"results.csv", "p_values.csv", "paired_tests.csv",
+                                                                   "fusion_weights.csv", "missing_trials.csv"}
+
+
+def test_report_command(store, tmp_path, capsys):
+    assert main(["report", "--experiment", "synthetic", "--tracking-uri", store, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "MFCNN14" in out and "1 trial(s) of the grid have no finished run" in out
+    assert (tmp_path / "report.html").is_file()
+    assert main(["report", "--experiment", "nope", "--tracking-uri", store]) == 2
+    assert np.isfinite(aggregate.summarise_sweep(store, "synthetic").paired["p"]).all()
