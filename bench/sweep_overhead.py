@@ -70,7 +70,7 @@ def swept(configs: list[dict], root: str, cache: str, concurrent: int, folder: P
     sweep = SweepConfig(name=f"overhead-{len(configs)}", root=root, archs=("cnn14",), folds=folds, seeds=seeds,
                         fixed=SETTINGS, max_concurrent=concurrent, cache_dir=cache,
                         storage_path=str(folder / "ray"), tracking_uri=f"sqlite:///{folder / f'{len(configs)}.db'}",
-                        progress=False)
+                        report_dir="", progress=False)  # the report is a separate, once-per-sweep step
     start = time.perf_counter()
     results = run_sweep(sweep)
     seconds = time.perf_counter() - start

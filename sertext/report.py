@@ -54,10 +54,18 @@ def results_table(tables) -> pd.DataFrame:
         cells["seeds × folds"] = f"{row.seeds} × {row.folds}" + (" ⚠" if reduced else "")
         for i, metric in enumerate(tables.metrics):
             mean, std = getattr(row, f"{metric}_mean"), getattr(row, f"{metric}_std")
-            cells[METRIC_NAMES.get(metric, metric)] = (
+            cells[metric_name(metric)] = (
                 "" if pd.isna(mean) else f"{mean:.3f} ({std:.3f}){row.marker if i == 0 else ''}")
         rows.append(cells)
     return pd.DataFrame(rows)
+
+
+def metric_name(metric: str) -> str:
+    """``UAR``, ``CCC valence``, …: a metric key as a column header."""
+    if metric in METRIC_NAMES:
+        return METRIC_NAMES[metric]
+    kind, _, target = metric.partition("_")
+    return f"{kind.upper()} {target}" if target else metric
 
 
 def _order(arch: str) -> int:
@@ -67,7 +75,7 @@ def _order(arch: str) -> int:
 def _blocks(tables, out: Path) -> list[tuple]:
     """The report as a list of blocks: ("h1"|"h2"|"p", text), ("table", frame, csv name) or
     ("figure", png name, caption)."""
-    primary = METRIC_NAMES.get(tables.metrics[0], tables.metrics[0])
+    primary = metric_name(tables.metrics[0])
     over = ("the pooled test predictions of all folds (every utterance predicted once)" if tables.pooled
             else "each fold's test predictions, then averaged over folds")
     blocks = [("h1", f"Sweep {tables.experiment}"),
@@ -135,7 +143,7 @@ def _bar_figure(tables, out: Path) -> str:
     axes.bar(range(len(labels)), summary[f"{metric}_mean"], yerr=summary[f"{metric}_std"], capsize=3,
              color="#4c72b0")
     axes.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)
-    axes.set_ylabel(METRIC_NAMES.get(metric, metric))
+    axes.set_ylabel(metric_name(metric))
     figure.tight_layout()
     figure.savefig(out / "figures" / f"{metric}.png")
     plt.close(figure)

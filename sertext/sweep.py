@@ -14,7 +14,7 @@ over continuous keys, and the resources per trial.  :func:`run_sweep`
    resumes, and ``Tuner.restore`` when the same sweep is launched again (``restart=True`` starts
    over);
 5. prints a summary table of test metrics per architecture and the command that opens the MLflow
-   UI.
+   UI, and writes the sweep's report (:mod:`sertext.report`), also logged to the parent run.
 
 Every trial finds its MLflow run by a key derived from its config, so a retried, resumed or
 re-run trial continues the same run, and a trial whose run already FINISHED is not trained again.
@@ -70,6 +70,8 @@ class SweepConfig:
         max_failures: retries of a failing trial.
         tracking_uri: MLflow store (default: SQLite under the project's ``mlflow/``).
         storage_path: Ray Tune results (default ``./ray_results``; shared storage on clusters).
+        report_dir: the report (``sertext report``) goes to ``report_dir/<name>`` when the sweep
+            ends, and into its parent run; empty: no report.
         restart: start over instead of resuming a previous launch of the same sweep.
         demo: use (and create once) the demo corpus.
     """
@@ -97,6 +99,7 @@ class SweepConfig:
     storage_path: str = ""
     cache_dir: str = ""
     dialogue_acts: str | None = None
+    report_dir: str = "reports"  # "" for no report
     restart: bool = False
     demo: bool = False
     progress: bool = True
@@ -176,7 +179,23 @@ def run_sweep(sweep: SweepConfig) -> pd.DataFrame:
     print_summary(sweep, results, failed, time.perf_counter() - started, tracking_uri)
     if unfinished:
         print(f"interrupted with {unfinished} trial(s) unfinished: run the same command again to resume")
+    elif sweep.report_dir:
+        _write_report(sweep, tracking_uri, parent_run_id)
     return results
+
+
+def _write_report(sweep: SweepConfig, tracking_uri: str, parent_run_id: str) -> None:
+    """The sweep's report in ``report_dir/<name>`` and in its parent run's artifacts."""
+    from sertext import aggregate, report
+
+    out = Path(sweep.report_dir).expanduser().resolve() / sweep.name
+    try:
+        path = report.write_report(aggregate.summarise_sweep(tracking_uri, sweep.name), out)
+    except ValueError as error:  # e.g. no finished run to aggregate: the sweep's own result stands
+        print(f"no report: {error}")
+        return
+    tracking.log_folder(tracking_uri, parent_run_id, out, "report")
+    print(f"report: {path.with_suffix('.html')} (also under 'report' in the sweep's parent run)")
 
 
 # --- set-up ---
@@ -467,6 +486,8 @@ def sweep_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--tracking-uri", default="",
                         help="MLflow store or server (default: $MLFLOW_TRACKING_URI, else SQLite in mlflow/)")
     parser.add_argument("--storage-path", default="", help="Ray Tune results (default ./ray_results)")
+    parser.add_argument("--report-dir", default="reports",
+                        help="the sweep's report goes to REPORT_DIR/NAME (default reports; '' for none)")
     parser.add_argument("--cache-dir", default="", help="feature cache (default ~/.cache/sertext/features)")
     parser.add_argument("--name", default="", help="sweep / MLflow experiment name")
     parser.add_argument("--restart", action="store_true", help="start over instead of resuming this sweep")
@@ -480,7 +501,8 @@ def common_options(args: argparse.Namespace) -> dict:
             "gpus_per_trial": args.gpus_per_trial, "max_concurrent": args.max_concurrent,
             "max_failures": args.max_failures,
             "tracking_uri": args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", ""),
-            "storage_path": args.storage_path, "cache_dir": args.cache_dir, "restart": args.restart,
+            "storage_path": args.storage_path, "report_dir": args.report_dir, "cache_dir": args.cache_dir,
+            "restart": args.restart,
             "demo": args.demo, "progress": not args.quiet}
 
 

@@ -77,7 +77,8 @@ def mlflow_server(tmp_path):
 def _sweep(name, root, tmp_path, **overrides):
     values = dict(name=name, root=str(root), archs=("cnn14",), seeds=(0,), folds=("Ses01F", "Ses02F"),
                   fixed=TINY, storage_path=str(tmp_path / "ray"), cache_dir=str(tmp_path / "cache"),
-                  tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", progress=False, max_failures=2)
+                  tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", progress=False, max_failures=2,
+                  report_dir=str(tmp_path / "reports"))
     values.update(overrides)
     return SweepConfig(**values)
 
@@ -113,6 +114,9 @@ def test_two_node_sweep_logs_through_a_tracking_server(tiny_demo_root, tmp_path,
     assert len(list(artifacts.rglob("confusion_matrix.png"))) == 4  # stored by the server
     assert set(results["arch"]) == {"cnn14", "mfcnn14"}
     assert set(summary_table(results, ["test/uar"]).index) == {"cnn14", "mfcnn14"}
+    report = {a.path for a in MlflowClient(url).list_artifacts(parent.info.run_id, "report")}
+    assert {"report/report.md", "report/report.html"} <= report
+    assert "| MFCNN14 |" in (tmp_path / "reports" / "two-nodes" / "report.md").read_text()
 
 
 DRIVER = """
@@ -133,7 +137,7 @@ def test_killed_driver_relaunch_finishes_every_trial_once(tiny_demo_root, tmp_pa
     args = dict(name="killed", root=str(tiny_demo_root), archs=["cnn14"], seeds=[0, 1],
                 folds=["Ses01F", "Ses02F", "Ses03F"], fixed={**TINY, "train.epochs": 3},
                 storage_path=str(tmp_path / "ray"), cache_dir=str(tmp_path / "cache"), tracking_uri=uri,
-                progress=False)
+                progress=False, report_dir="")
     with open(tmp_path / "driver1.log", "w") as log:
         first = _driver(args, cluster, log)
         finished_before = _wait_for_finished_runs(uri, "killed", 2, first)

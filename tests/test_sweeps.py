@@ -53,3 +53,5 @@ def test_msp_podcast_demo_evaluates_cross_corpus(tmp_path):
     assert len(runs) == 4
     assert all("cross/uar" in r.data.metrics for r in runs)
     assert "cross/uar" in out
+    assert (tmp_path / "reports" / "msp-podcast-categorical-demo" / "report.html").is_file()
+    assert "LF (dev-weighted)" in (tmp_path / "reports" / "msp-podcast-categorical-demo" / "report.md").read_text()
