@@ -155,6 +155,49 @@ def missing_trials(runs: pd.DataFrame, archs, folds, seeds, variants=("-",)) -> 
     return pd.DataFrame(rows, columns=[*KEYS, "status"])
 
 
+def stratified_summary(predictions: pd.DataFrame, column: str, metrics: list[str]) -> pd.DataFrame:
+    """Metrics within each value of ``column`` (``mode``: scripted / improvised, ``dialogue_act``):
+    per (arch, variant, value) mean and std over seeds of the metrics over that value's pooled
+    predictions, with the number of utterances behind each seed's value."""
+    rows = []
+    for (arch, variant, seed, value), group in predictions.dropna(subset=[column]).groupby(
+            ["arch", "variant", "seed", column], sort=False):
+        table = group.dropna(axis=1, how="all").drop(columns=KEYS)
+        rows.append({"arch": arch, "variant": variant, "seed": seed, column: value, "utterances": len(group),
+                     **table_metrics(table)})
+    per_seed = pd.DataFrame(rows)
+    summary = per_seed.groupby(["arch", "variant", column], sort=False).agg(
+        seeds=("seed", "nunique"), utterances=("utterances", "max"),
+        **{f"{m}_mean": (m, "mean") for m in metrics}, **{f"{m}_std": (m, "std") for m in metrics})
+    return summary.reset_index().fillna({f"{m}_std": 0.0 for m in metrics})
+
+
+def residual_tests(predictions: pd.DataFrame, column: str = "dialogue_act", alpha: float = 0.05) -> pd.DataFrame:
+    """The multistage-conditioning paper's residual analysis (its Table 4) for regression sweeps.
+
+    Per (arch, variant, target, value of ``column``): the residuals prediction − truth, averaged
+    over seeds per utterance, tested against zero with a two-sided one-sample t-test; ``p_holm``
+    corrects across the whole table.  A systematic residual means the model over- or
+    under-estimates the target for that dialogue act.
+    """
+    targets = [c[len("pred_"):] for c in predictions.columns if c.startswith("pred_")]
+    rows = []
+    for target in targets:
+        data = predictions.dropna(subset=[column, f"pred_{target}", target])
+        residual = (data[f"pred_{target}"] - data[target]).rename("residual")
+        per_utterance = pd.concat([data[["arch", "variant", "utt_id", column]], residual], axis=1).groupby(
+            ["arch", "variant", column, "utt_id"], sort=False)["residual"].mean().reset_index()
+        for (arch, variant, value), group in per_utterance.groupby(["arch", "variant", column], sort=False):
+            p = stats.ttest_one_sample(group["residual"]).p_value if len(group) >= 2 else np.nan
+            rows.append({"arch": arch, "variant": variant, "target": target, column: value, "n": len(group),
+                         "mean_residual": float(group["residual"].mean()), "p": p})
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["p_holm"] = stats.holm(table["p"])
+        table["significant"] = table["p_holm"] < alpha
+    return table
+
+
 @dataclass
 class SweepTables:
     """Everything a report shows of one sweep launch (see :func:`summarise_sweep`)."""
@@ -171,6 +214,8 @@ class SweepTables:
     weights: pd.DataFrame  # dev-chosen and oracle fusion weights (empty without audio + text runs)
     per_seed: pd.DataFrame
     best_seed_predictions: dict = field(default_factory=dict)  # arch -> pooled test table of its best seed
+    strata: dict = field(default_factory=dict)  # "mode" / "dialogue_act" -> stratified_summary
+    residuals: pd.DataFrame = field(default_factory=pd.DataFrame)  # regression: residual_tests
 
 
 def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, audio: str = "cnn14",
@@ -200,7 +245,11 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         paired=paired_tests(per_fold_metrics(test), metrics[0], comparisons, rng=rng or np.random.default_rng(0)),
         missing=missing_trials(runs, *(sorted(runs[k].dropna().unique()) for k in ("arch", "fold", "seed")),
                                variants=sorted(runs["variant"].dropna().unique())),
-        weights=weights, per_seed=per_seed, best_seed_predictions=_best_seeds(test, per_seed, metrics[0]))
+        weights=weights, per_seed=per_seed, best_seed_predictions=_best_seeds(test, per_seed, metrics[0]),
+        strata={c: stratified_summary(test, c, metrics[:1]) for c in ("mode", "dialogue_act")
+                if c in test.columns and test[c].nunique() > 1},
+        residuals=residual_tests(test) if task == "dimensional" and "dialogue_act" in test.columns
+        else pd.DataFrame())
 
 
 def _report_metrics(per_seed: pd.DataFrame, task: str) -> list[str]:

@@ -101,6 +101,7 @@ def _blocks(tables, out: Path) -> list[tuple]:
         blocks += [("h2", "Confusion matrices (best seed per model)"),
                    ("figure", _confusion_figure(tables, out),
                     "Row percentages; for other models, the change against CNN14 in percentage points")]
+    blocks += _strata_blocks(tables)
     blocks += [("h2", "Missing or failed trials")]
     blocks += [("table", _plain(tables.missing), "missing_trials")] if len(tables.missing) else [
         ("p", "None: every trial of the grid has a finished run.")]
@@ -116,6 +117,35 @@ def _weight_blocks(weights: pd.DataFrame) -> list[tuple]:
             f"{weights['oracle_score'].mean():.3f} on average.")
     return [("h2", "Fusion weights"), ("p", text),
             ("table", _plain(weights.sort_values(["variant", "seed", "fold"])), "fusion_weights")]
+
+
+STRATA_TITLES = {"mode": "Scripted vs improvised", "dialogue_act": "Dialogue acts"}
+
+
+def _strata_blocks(tables) -> list[tuple]:
+    """One table per stratification: its values as rows, the models as columns (mean (std) over
+    seeds of the first metric), and for regression sweeps the residual tests per dialogue act."""
+    blocks = []
+    metric = tables.metrics[0]
+    for column, summary in tables.strata.items():
+        summary = _by_model(summary)
+        label = summary["model"] + np.where(summary["variant"] == "-", "", " " + summary["variant"])
+        cells = summary.assign(label=label, cell=[f"{m:.3f} ({s:.3f})" for m, s in
+                                                  zip(summary[f"{metric}_mean"], summary[f"{metric}_std"],
+                                                      strict=True)])
+        table = cells.pivot(index=column, columns="label", values="cell")[list(dict.fromkeys(label))]
+        counts = cells.groupby(column)["utterances"].max()
+        table.insert(0, "utterances", counts.reindex(table.index).astype(int))
+        blocks += [("h2", STRATA_TITLES.get(column, column)),
+                   ("p", f"{metric_name(metric)} within each {column.replace('_', ' ')}: mean (std) over seeds of "
+                         f"the pooled test predictions of that {column.replace('_', ' ')}."),
+                   ("table", table.reset_index(), f"by_{column}")]
+    if len(tables.residuals):
+        blocks += [("h2", "Residuals per dialogue act"),
+                   ("p", "Prediction − truth per utterance, averaged over seeds, tested against zero per model, "
+                         "target and dialogue act (two-sided one-sample t-tests, Holm-corrected across the table)."),
+                   ("table", _plain(_by_model(tables.residuals).drop(columns="arch")), "residuals")]
+    return blocks
 
 
 def _by_model(frame: pd.DataFrame) -> pd.DataFrame:

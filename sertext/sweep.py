@@ -142,6 +142,8 @@ def run_sweep(sweep: SweepConfig) -> pd.DataFrame:
     _quiet_ray_tune()
     started = time.perf_counter()
     root = demo_root(sweep.corpus, sweep.progress) if sweep.demo else str(Path(sweep.root).expanduser().resolve())
+    if sweep.demo and sweep.corpus == "iemocap" and sweep.dialogue_acts is None:  # the demo corpus has acts
+        sweep = dataclasses.replace(sweep, dialogue_acts=str(Path(root) / "EMOTyDA"))
     cache_dir = sweep.cache_dir or default_cache_dir()
     folds = sweep.folds or tuple(_fold_names(sweep, root))
     _precompute_features(sweep, root, cache_dir)
@@ -489,6 +491,8 @@ def sweep_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--report-dir", default="reports",
                         help="the sweep's report goes to REPORT_DIR/NAME (default reports; '' for none)")
     parser.add_argument("--cache-dir", default="", help="feature cache (default ~/.cache/sertext/features)")
+    parser.add_argument("--dialogue-acts", default=None, metavar="DIR",
+                        help="EMOTyDA CSV folder: dialogue acts for the report (IEMOCAP; --demo uses its own)")
     parser.add_argument("--name", default="", help="sweep / MLflow experiment name")
     parser.add_argument("--restart", action="store_true", help="start over instead of resuming this sweep")
     parser.add_argument("--quiet", action="store_true", help="no progress output from Ray Tune")
@@ -502,6 +506,7 @@ def common_options(args: argparse.Namespace) -> dict:
             "max_failures": args.max_failures,
             "tracking_uri": args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", ""),
             "storage_path": args.storage_path, "report_dir": args.report_dir, "cache_dir": args.cache_dir,
+            "dialogue_acts": args.dialogue_acts,
             "restart": args.restart,
             "demo": args.demo, "progress": not args.quiet}
 

@@ -31,6 +31,7 @@ from sertext.losses import ccc_loss, inverse_frequency_weights
 from sertext.models import ARCHITECTURES, build
 
 FRAMES_PER_S = 100  # log-Mel hop of 10 ms
+STRATA = ("speaker", "gender", "mode", "dialogue_act")  # stored with the predictions for analyses
 CHECKPOINT_FILE = "trial.pt"
 
 Reporter = Callable[[int, dict], None]
@@ -43,7 +44,8 @@ class TrialResult:
     Attributes:
         metrics: ``{"{split}/{metric}": value}`` for dev and test at the best epoch (and ``cross``,
             the whole other corpus, when the config names a cross-corpus evaluation).
-        predictions: ``{"dev": table, "test": table[, "cross": table]}``, one row per utterance.
+        predictions: ``{"dev": table, "test": table[, "cross": table]}``, one row per utterance,
+            with its speaker, gender, mode and dialogue act where the corpus has them.
         best_epoch: the epoch (0-based) selected on dev.
         history: per-epoch ``{"epoch", "train/loss", "dev/..."}`` dicts.
         config: the resolved config that ran.
@@ -63,6 +65,7 @@ class _Split:
     ids: list
     inputs: dict  # input name -> list (per utterance)
     targets: np.ndarray  # class index (categorical) or (n, targets) floats
+    strata: pd.DataFrame  # per utterance: the STRATA columns the corpus has, for analyses
 
 
 def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
@@ -158,7 +161,8 @@ def _split(table: pd.DataFrame, features: dict, ids: list, config: TrialConfig, 
         targets = rows["label"].map({c: i for i, c in enumerate(FOUR_CLASSES)}).to_numpy(np.int64)
     else:
         targets = rows[list(config.data.targets)].to_numpy(np.float32)
-    return _Split(list(ids), {k: [v[u] for u in ids] for k, v in features.items()}, targets)
+    strata = rows[[c for c in STRATA if c in rows.columns]].reset_index(drop=True)
+    return _Split(list(ids), {k: [v[u] for u in ids] for k, v in features.items()}, targets, strata)
 
 
 def _features(table: pd.DataFrame, config: TrialConfig, progress: bool) -> dict:
@@ -346,7 +350,7 @@ def _score(outputs: np.ndarray, split: _Split, config: TrialConfig, classes: lis
         table = pd.DataFrame({"utt_id": split.ids})
         for i, target in enumerate(classes):
             table[target], table[f"pred_{target}"] = split.targets[:, i], outputs[:, i]
-    return M.table_metrics(table), table
+    return M.table_metrics(table), pd.concat([table, split.strata], axis=1)
 
 
 def _selection_score(scores: dict, config: TrialConfig) -> float:

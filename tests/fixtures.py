@@ -147,7 +147,8 @@ def synthetic_predictions(arch, fold, seed):
     probabilities[np.arange(20), [SYNTHETIC_CLASSES.index(p) for p in predicted]] += 1
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     return pd.DataFrame({"utt_id": [f"{fold}_u{i:02d}" for i in range(20)], "truth": truth, "prediction": predicted,
-                         **{f"prob_{c}": probabilities[:, i] for i, c in enumerate(SYNTHETIC_CLASSES)}})
+                         **{f"prob_{c}": probabilities[:, i] for i, c in enumerate(SYNTHETIC_CLASSES)},
+                         "mode": ["scripted", "improvised"] * 10, "dialogue_act": ["s", "q", "b", None] * 5})
 
 
 def write_synthetic_sweep(uri):

@@ -95,3 +95,28 @@ def test_failed_and_missing_trials_are_listed(sweep):
                                            "status": "FAILED"}]
     extra = aggregate.missing_trials(runs, ARCHS, (*FOLDS, "F3"), SEEDS)
     assert len(extra) == 1 + 9 and set(extra[extra.fold == "F3"]["status"]) == {"missing"}
+
+
+def test_metrics_within_strata(sweep):
+    _, _, predictions = sweep
+    summary = aggregate.stratified_summary(predictions, "mode", ["uar"]).set_index(["arch", "mode"])
+    scripted = [table_metrics(pd.concat([synthetic_predictions("cnn14", f, s) for f in FOLDS]).query(
+        "mode == 'scripted'"))["uar"] for s in SEEDS]
+    assert summary.loc[("cnn14", "scripted"), "uar_mean"] == pytest.approx(np.mean(scripted))
+    assert summary.loc[("cnn14", "scripted"), "uar_std"] == pytest.approx(np.std(scripted, ddof=1))
+    assert summary.loc[("cnn14", "scripted"), "utterances"] == 20
+    acts = aggregate.stratified_summary(predictions, "dialogue_act", ["uar"])
+    assert set(acts["dialogue_act"]) == {"s", "q", "b"}  # utterances without an act are left out
+
+
+def test_residuals_per_dialogue_act_match_scipy():
+    predictions = pd.DataFrame({
+        "arch": "cnn14", "variant": "-", "fold": "F1", "seed": [0] * 6 + [1] * 6,
+        "utt_id": [f"u{i}" for i in range(6)] * 2, "dialogue_act": ["s", "s", "s", "q", "q", "q"] * 2,
+        "valence": [3.0] * 12, "pred_valence": [3.5, 3.2, 3.9, 2.9, 3.1, 3.0, 3.3, 3.4, 3.7, 3.1, 2.7, 3.2]})
+    table = aggregate.residual_tests(predictions).set_index("dialogue_act")
+    residuals_s = np.array([3.4, 3.3, 3.8]) - 3.0  # averaged over the two seeds per utterance
+    assert table.loc["s", "mean_residual"] == pytest.approx(residuals_s.mean())
+    assert table.loc["s", "p"] == pytest.approx(scipy_stats.ttest_1samp(residuals_s, 0).pvalue)
+    assert table.loc["q", "n"] == 3 and list(table["target"]) == ["valence", "valence"]
+    assert table["p_holm"].tolist() == pytest.approx(aggregate.stats.holm(table["p"]))

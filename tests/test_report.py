@@ -37,12 +37,14 @@ def test_report_files_are_complete_and_self_contained(store, tmp_path):
     markdown = (tmp_path / "report.md").read_text()
     for text in ("## Results", "| MFCNN14 |", "LF (dev-weighted)", "## Paired tests", "## Fusion weights",
                  "each fold's test predictions, then averaged over folds", "| text | F2 | 2 | FAILED |",
-                 "![", "figures/confusion_matrices.png"):
+                 "![", "figures/confusion_matrices.png", "## Scripted vs improvised", "## Dialogue acts",
+                 "| improvised | 20 |"):
         assert text in markdown
     page = (tmp_path / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 2 and "src='figures" not in page
-    assert {p.name for p in (tmp_path / "tables").iterdir()} >= {"results.csv", "p_values.csv", "paired_tests.csv",
-                                                                   "fusion_weights.csv", "missing_trials.csv"}
+    assert {p.name for p in (tmp_path / "tables").iterdir()} >= {
+        "results.csv", "p_values.csv", "paired_tests.csv", "fusion_weights.csv", "missing_trials.csv",
+        "by_mode.csv", "by_dialogue_act.csv"}
 
 
 def test_report_command(store, tmp_path, capsys):
