@@ -158,6 +158,18 @@ def _aligned(audio: pd.DataFrame, text: pd.DataFrame) -> tuple[pd.DataFrame, pd.
     return audio, text
 
 
+def run_pairs(dev: pd.DataFrame, test: pd.DataFrame, audio: str, text: str):
+    """For every (variant, fold, seed) with finished audio and text runs: the key and the four
+    prediction tables ``dev_audio, dev_text, test_audio, test_text`` (a pair missing a run is
+    skipped; aggregation lists it as missing)."""
+    keys = ["variant", "fold", "seed"]
+    for key, test_audio in test[test["arch"] == audio].groupby(keys, sort=False):
+        tables = [_part(dev, audio, key, keys), _part(dev, text, key, keys),
+                  test_audio.drop(columns=["arch", *keys]), _part(test, text, key, keys)]
+        if not any(table.empty for table in tables):
+            yield dict(zip(keys, key, strict=True)), *tables
+
+
 def fuse_sweep(dev: pd.DataFrame, test: pd.DataFrame, *, audio: str = "cnn14", text: str = "text",
                grid: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Late fusion (``LF``) and dev-weighted fusion (``LF-weighted``) for every (variant, fold,
@@ -172,15 +184,9 @@ def fuse_sweep(dev: pd.DataFrame, test: pd.DataFrame, *, audio: str = "cnn14", t
         ``LF-weighted``, and one row of weights per (variant, fold, seed): ``w_audio`` chosen on
         dev with its ``dev_score``, and the test set's ``oracle_w_audio`` and ``oracle_score``.
     """
-    keys = ["variant", "fold", "seed"]
     fused, weights = [], []
-    for key, audio_test in test[test["arch"] == audio].groupby(keys, sort=False):
-        dev_audio, dev_text, test_text = (_part(dev, audio, key, keys), _part(dev, text, key, keys),
-                                          _part(test, text, key, keys))
-        if dev_audio.empty or dev_text.empty or test_text.empty:
-            continue  # the text run did not finish: nothing to fuse (listed as missing elsewhere)
-        result = fuse_fold(dev_audio, dev_text, audio_test.drop(columns=["arch", *keys]), test_text, grid=grid)
-        labels = dict(zip(keys, key, strict=True))
+    for labels, dev_audio, dev_text, test_audio, test_text in run_pairs(dev, test, audio, text):
+        result = fuse_fold(dev_audio, dev_text, test_audio, test_text, grid=grid)
         fused += [result.late.assign(arch="LF", **labels), result.weighted.assign(arch="LF-weighted", **labels)]
         weights.append({**labels, "w_audio": result.w_audio, "dev_score": result.dev_score,
                         "oracle_w_audio": result.oracle_w_audio, "oracle_score": result.oracle_score})

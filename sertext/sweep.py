@@ -416,6 +416,82 @@ def _trainable(config: dict, setup: _Setup) -> None:
     tune.report({**result.metrics, "best_epoch": result.best_epoch})
 
 
+# --- post-hoc fusion as a sweep -----------------------------------------------------------------
+def run_fusion_sweep(source: str, *, tracking_uri: str = "", points: int = 101, audio: str = "cnn14",
+                     text: str = "text", storage_path: str = "", progress: bool = True) -> pd.DataFrame:
+    """The late-fusion weight search of a finished sweep, as a Ray Tune sweep of its own.
+
+    One trial per audio weight w1 of a ``points``-point grid (w2 = 1 − w1): it fuses the source
+    sweep's stored dev and test predictions of every fold and seed at w1, no retraining, and logs
+    one MLflow child run (param ``fusion.w_audio``; metrics ``dev/<score>`` and ``test/<score>``,
+    the means over folds and seeds of UAR or mean CCC) under a parent run in the experiment
+    ``<source>-fusion``, so the weight curve can be compared in the MLflow UI.  The weights
+    :mod:`sertext.fusion` chooses per fold on dev are in the source sweep's report.
+
+    Returns:
+        One row per weight: ``w_audio``, ``dev/<score>``, ``test/<score>``.
+    """
+    import ray
+    from ray import tune
+
+    from sertext import aggregate
+    from sertext.fusion import weight_grid
+
+    _quiet_ray_tune()
+    tracking_uri = tracking_uri or tracking.default_tracking_uri()
+    experiment_id, parent = tracking.latest_sweep_run(tracking_uri, source)
+    runs = aggregate.collect_runs(tracking_uri, experiment_id, parent)
+    runs = runs[runs["arch"].isin([audio, text])]
+    dev, test = (aggregate.collect_predictions(tracking_uri, runs, split) for split in ("dev", "test"))
+    name = f"{source}-fusion"
+    fusion_experiment = tracking.prepare_experiment(tracking_uri, name)
+    fusion_parent = tracking.start_parent_run(tracking_uri, fusion_experiment, name,
+                                              {"source": source, "points": points, "audio": audio, "text": text})
+    _init_ray(ray)
+    setup = {"tracking_uri": tracking_uri, "experiment_id": fusion_experiment, "parent_run_id": fusion_parent,
+             "source": source, "audio": audio, "text": text}
+    tuner = tune.Tuner(
+        tune.with_parameters(_fusion_trainable, dev=dev, test=test, setup=setup),
+        param_space={"w_audio": tune.grid_search([round(float(w), 6) for w in weight_grid(points)])},
+        tune_config=tune.TuneConfig(reuse_actors=True),
+        run_config=tune.RunConfig(name=name, storage_path=str(Path(storage_path or "ray_results").resolve()),
+                                  verbose=1 if progress else 0))
+    errors = tuner.fit().num_errors
+    tracking.end_run(tracking_uri, fusion_parent, "FAILED" if errors else "FINISHED")
+    rows = [{"w_audio": float(run.data.params["fusion.w_audio"]), **run.data.metrics}
+            for run in tracking.child_runs(tracking_uri, fusion_experiment, fusion_parent, status="FINISHED")]
+    curve = pd.DataFrame(rows).sort_values("w_audio").reset_index(drop=True)
+    score = next(c for c in curve.columns if c.startswith("dev/"))
+    best = curve.loc[curve[score].idxmax()]
+    print(f"\n{name}: {len(curve)} weights, {errors} failed; best on dev: w_audio {best['w_audio']:.2f} "
+          f"({score} {best[score]:.3f}, test {best[score.replace('dev/', 'test/')]:.3f})")
+    print(f"look at the runs:  {tracking.ui_command(tracking_uri)}")
+    return curve
+
+
+def _fusion_trainable(config: dict, dev: pd.DataFrame, test: pd.DataFrame, setup: dict) -> None:
+    """One fusion weight: mean dev and test score over every (variant, fold, seed) pair, one run."""
+    from ray import tune
+
+    from sertext.fusion import fuse, run_pairs, selection_score
+
+    w_audio, audio, text = config["w_audio"], setup["audio"], setup["text"]
+    scores = {"dev": [], "test": []}
+    for _, dev_audio, dev_text, test_audio, test_text in run_pairs(dev, test, audio, text):
+        scores["dev"].append(selection_score(fuse(dev_audio, dev_text, w_audio)))
+        scores["test"].append(selection_score(fuse(test_audio, test_text, w_audio)))
+    kind = "uar" if any(c.startswith("prob_") for c in test.columns) else "ccc"
+    metrics = {f"{split}/{kind}": float(np.mean(values)) for split, values in scores.items()}
+    run = tracking.TrialRun(setup["tracking_uri"], setup["experiment_id"], setup["parent_run_id"],
+                            trial_key({"w_audio": w_audio}), f"w_audio={w_audio:.2f}",
+                            {"arch": "LF-weighted", "source": setup["source"], "pairs": len(scores["test"])},
+                            {"fusion.w_audio": w_audio, "fusion.audio": audio, "fusion.text": text})
+    if not run.finished:
+        run.log_metrics(metrics, step=0)
+        tracking.end_run(setup["tracking_uri"], run.run_id)
+    tune.report(metrics)
+
+
 # --- results ------------------------------------------------------------------------------------
 def summary_table(results: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """Per architecture (and variant): each metric averaged over folds per seed, then mean ± std

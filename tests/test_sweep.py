@@ -14,12 +14,13 @@ import sys
 import time
 import urllib.request
 
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
 from sertext import tracking
 from sertext.aggregate import collect_runs
-from sertext.sweep import SweepConfig, run_sweep, summary_table
+from sertext.sweep import SweepConfig, run_fusion_sweep, run_sweep, summary_table
 
 pytestmark = pytest.mark.slow
 
@@ -216,6 +217,24 @@ def test_optuna_search_samples_continuous_hyperparameters(tiny_demo_root, tmp_pa
     rates = {float(r.data.params["train.lr"]) for r in runs}
     assert len(rates) == 3 and all(1e-3 <= lr <= 1e-1 for lr in rates)
     assert {float(r.data.params["train.momentum"]) for r in runs} <= {0.8, 0.9}
+
+
+def test_late_fusion_sweep_logs_one_run_per_weight(tmp_path, cluster):
+    from sertext.fusion import fuse, selection_score
+    from tests.fixtures import FAILED, FOLDS, SEEDS, synthetic_predictions, write_synthetic_sweep
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    write_synthetic_sweep(uri)
+    curve = run_fusion_sweep("synthetic", tracking_uri=uri, points=5, storage_path=str(tmp_path / "ray"),
+                             progress=False)
+    parent, runs = _children(uri, "synthetic-fusion")
+    assert parent.info.status == "FINISHED" and len(runs) == 5 and {r.info.status for r in runs} == {"FINISHED"}
+    assert curve["w_audio"].tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    pairs = [(f, s) for f in FOLDS for s in SEEDS if ("text", f, s) != FAILED]
+    expected = np.mean([selection_score(fuse(synthetic_predictions("cnn14", f, s), synthetic_predictions("text", f, s),
+                                             0.25)) for f, s in pairs])
+    assert curve.loc[1, "test/uar"] == pytest.approx(expected)
+    assert {r.data.tags["pairs"] for r in runs} == {str(len(pairs))}
 
 
 def test_collect_and_summarise_results(tiny_demo_root, tmp_path, cluster):

@@ -21,7 +21,9 @@ SHARED_OPTIONS = ("--demo", "--corpus-root", "--seeds", "--folds", "--gpus-per-t
 def test_every_sweep_explains_itself(script):
     run = subprocess.run([sys.executable, str(SWEEPS / script), "--help"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert "Run:" in run.stdout and all(option in run.stdout for option in SHARED_OPTIONS)
+    assert "Run:" in run.stdout
+    if script != "late_fusion.py":  # the training sweeps share their options
+        assert all(option in run.stdout for option in SHARED_OPTIONS)
 
 
 def _run_demo(script, tmp_path, *args):
