@@ -232,16 +232,29 @@ def _markdown(block: tuple) -> str:
     return _markdown_table(block[1])
 
 
+HEADERS = {"mean_difference": "mean difference", "ci_low": "95% CI low", "ci_high": "95% CI high",
+           "cohens_d": "Cohen's d", "p_holm": "p (Holm)", "w_audio": "w1 (dev)", "dev_score": "dev score",
+           "oracle_w_audio": "w1 (test oracle)", "oracle_score": "oracle test score", "mean_residual": "mean residual",
+           "dialogue_act": "dialogue act"}
+
+
+def _display(frame: pd.DataFrame) -> pd.DataFrame:
+    """Readable column headers and numbers (the CSV files keep the raw ones)."""
+    return frame.rename(columns=HEADERS).map(_format)
+
+
 def _markdown_table(frame: pd.DataFrame) -> str:
-    cells = frame.map(_format).astype(str)
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    cells = _display(frame).astype(str)
+    lines = ["| " + " | ".join(map(str, cells.columns)) + " |", "|" + "---|" * len(cells.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
     return "\n".join(lines)
 
 
 def _format(value) -> str:
     if isinstance(value, (float, np.floating)):
-        return "" if np.isnan(value) else f"{value:.4g}"
+        if np.isnan(value):
+            return ""
+        return f"{value:.1e}" if 0 < abs(value) < 1e-3 else f"{value:.4g}"
     return str(value)
 
 
@@ -255,7 +268,7 @@ def _html(block: tuple, out: Path) -> str:
         data = base64.b64encode((out / "figures" / block[1]).read_bytes()).decode()
         return (f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(block[2])}'>"
                 f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
-    return block[1].map(_format).to_html(index=False, border=0, classes="results")
+    return _display(block[1]).to_html(index=False, border=0, classes="results")
 
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
