@@ -134,6 +134,7 @@ def _strata_blocks(tables) -> list[tuple]:
                                                   zip(summary[f"{metric}_mean"], summary[f"{metric}_std"],
                                                       strict=True)])
         table = cells.pivot(index=column, columns="label", values="cell")[list(dict.fromkeys(label))]
+        table = table.rename_axis(columns=None)  # else the HTML grows an extra header column
         counts = cells.groupby(column)["utterances"].max()
         table.insert(0, "utterances", counts.reindex(table.index).astype(int))
         blocks += [("h2", STRATA_TITLES.get(column, column)),
@@ -273,5 +274,6 @@ def _html(block: tuple, out: Path) -> str:
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}th,td{padding:.3rem .7rem;text-align:right}
-th{border-bottom:2px solid #444}td{border-bottom:1px solid #ddd}td:first-child,th:first-child{text-align:left}
+th{border-bottom:2px solid #444}td{border-bottom:1px solid #ddd;white-space:nowrap}
+td:first-child,th:first-child{text-align:left}
 figure{margin:1rem 0}img{max-width:100%}figcaption{font-size:.85rem;color:#555}"""
