@@ -91,3 +91,20 @@ def test_a_whole_sweep_is_fused_per_fold_and_seed():
     assert weights["w_audio"].tolist() == [0.5] * 3 and weights["oracle_score"].tolist() == pytest.approx([1.0] * 3)
     with pytest.raises(ValueError, match="no fold and seed"):
         fuse_sweep(predictions, predictions, text="bert")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_array_grid_search_scores_as_fused_tables_do(seed):
+    """best_weight scores on arrays for speed; it must agree with fusing tables and scoring them."""
+    rng = np.random.default_rng(seed)
+    truth = rng.choice(CLASSES, 40).tolist()
+    audio, text = _categorical(truth, rng.random((40, 4))), _categorical(truth, rng.random((40, 4)))
+    grid = weight_grid(21)
+    weight, score = best_weight(audio, text, grid)
+    scores = [selection_score(fuse(audio, text, w)) for w in grid]
+    assert score == pytest.approx(max(scores)) and scores[list(grid).index(weight)] == pytest.approx(score)
+    values = pd.DataFrame({"utt_id": [f"u{i}" for i in range(40)], "valence": rng.random(40),
+                           "pred_valence": rng.random(40)})
+    other = values.assign(pred_valence=rng.random(40))
+    weight, score = best_weight(values, other, grid)
+    assert score == pytest.approx(max(selection_score(fuse(values, other, w)) for w in grid))
