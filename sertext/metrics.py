@@ -82,27 +82,34 @@ def wa(truth, prediction) -> float:
     return float(np.mean(truth == prediction))
 
 
-def f1_macro(truth, prediction, *, labels: Sequence | None = None) -> float:
-    """Macro F1: the mean over classes of 2·precision·recall / (precision + recall).
+def f1_per_class(truth, prediction, *, labels: Sequence | None = None) -> dict:
+    """F1 of each class: 2·precision·recall / (precision + recall) = 2·hits / (true + predicted).
 
-    A class with no true and no predicted utterance is skipped; precision or recall with a zero
-    denominator count as 0 (scikit-learn's ``zero_division=0``).
+    A class with no true and no predicted utterance has no F1 (NaN); precision or recall with a
+    zero denominator count as 0 (scikit-learn's ``zero_division=0``).
+
+    Examples:
+        >>> f1_per_class(["a", "a", "b"], ["a", "b", "b"])
+        {'a': 0.6666666666666666, 'b': 0.6666666666666666}
+    """
+    truth, prediction = _pair(truth, prediction)
+    classes = list(labels) if labels is not None else sorted(set(truth.tolist()) | set(prediction.tolist()))
+    scores = {}
+    for c in classes:
+        true_c, pred_c = truth == c, prediction == c
+        denominator = float(true_c.sum() + pred_c.sum())
+        scores[c] = 2 * float(np.sum(true_c & pred_c)) / denominator if denominator else float("nan")
+    return scores
+
+
+def f1_macro(truth, prediction, *, labels: Sequence | None = None) -> float:
+    """Macro F1: the mean of :func:`f1_per_class` over the classes that occur in truth or prediction.
 
     Examples:
         >>> f1_macro(["a", "a", "b"], ["a", "b", "b"])
         0.6666666666666666
     """
-    truth, prediction = _pair(truth, prediction)
-    classes = list(labels) if labels is not None else sorted(set(truth.tolist()) | set(prediction.tolist()))
-    scores = []
-    for c in classes:
-        true_c, pred_c = truth == c, prediction == c
-        hits = float(np.sum(true_c & pred_c))
-        if not true_c.any() and not pred_c.any():
-            continue
-        denominator = float(true_c.sum() + pred_c.sum())
-        scores.append(2 * hits / denominator)
-    return float(np.mean(scores))
+    return float(np.nanmean(list(f1_per_class(truth, prediction, labels=labels).values())))
 
 
 def _moments(truth, prediction) -> tuple[np.ndarray, np.ndarray]:

@@ -46,6 +46,16 @@ def test_f1_with_a_never_predicted_class_matches_sklearn():
     assert metrics.uar(truth, prediction) == pytest.approx(balanced_accuracy_score(truth, prediction))
 
 
+
+def test_f1_per_class_matches_sklearn():
+    truth = ["a", "a", "b", "c", "c", "b"]
+    prediction = ["a", "b", "b", "a", "c", "a"]
+    labels = ["a", "b", "c", "d"]  # "d" neither occurs nor is predicted: no F1
+    per_class = metrics.f1_per_class(truth, prediction, labels=labels)
+    expected = f1_score(truth, prediction, labels=labels[:3], average=None, zero_division=0)
+    assert [per_class[c] for c in labels[:3]] == pytest.approx(expected, abs=1e-12)
+    assert np.isnan(per_class["d"])
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_regression_metrics_match_scipy_and_audmetric(seed):
     truth, prediction = _values(seed)
