@@ -22,7 +22,7 @@ import pandas as pd
 
 from sertext import stats, tracking
 from sertext.fusion import PROB_PREFIX, fuse_sweep
-from sertext.metrics import table_metrics
+from sertext.metrics import f1_per_class, table_metrics
 
 KEYS = ["arch", "variant", "fold", "seed"]
 
@@ -172,30 +172,88 @@ def stratified_summary(predictions: pd.DataFrame, column: str, metrics: list[str
     return summary.reset_index().fillna({f"{m}_std": 0.0 for m in metrics})
 
 
-def residual_tests(predictions: pd.DataFrame, column: str = "dialogue_act", alpha: float = 0.05) -> pd.DataFrame:
+def residuals(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Error residuals e = truth − prediction (the multistage-conditioning paper's Eq. 7; e > 0:
+    the model under-predicts), one row per (arch, variant, target, utterance), averaged over seeds,
+    with the ``truth`` and the strata columns the predictions carry."""
+    targets = [c[len("pred_"):] for c in predictions.columns if c.startswith("pred_")]
+    strata = [c for c in ("mode", "dialogue_act") if c in predictions.columns]
+    frames = []
+    for target in targets:
+        data = predictions.dropna(subset=[f"pred_{target}", target])
+        frame = data[["arch", "variant", "utt_id", *strata]].assign(
+            target=target, truth=data[target], residual=data[target] - data[f"pred_{target}"])
+        frames.append(frame.groupby(["arch", "variant", "target", "utt_id"], sort=False, dropna=False).agg(
+            {**{c: "first" for c in strata}, "truth": "first", "residual": "mean"}).reset_index())
+    columns = ["arch", "variant", "target", "utt_id", *strata, "truth", "residual"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def residual_tests(residual_table: pd.DataFrame, column: str = "dialogue_act", alpha: float = 0.05) -> pd.DataFrame:
     """The multistage-conditioning paper's residual analysis (its Table 4) for regression sweeps.
 
-    Per (arch, variant, target, value of ``column``): the residuals prediction − truth, averaged
-    over seeds per utterance, tested against zero with a two-sided one-sample t-test; ``p_holm``
-    corrects across the whole table.  A systematic residual means the model over- or
-    under-estimates the target for that dialogue act.
+    Per (arch, variant, target, value of ``column``): the :func:`residuals` tested against zero with
+    a two-sided one-sample t-test; ``p_holm`` corrects across the whole table.  A systematic
+    residual means the model over- or under-estimates the target for that dialogue act.
     """
-    targets = [c[len("pred_"):] for c in predictions.columns if c.startswith("pred_")]
     rows = []
-    for target in targets:
-        data = predictions.dropna(subset=[column, f"pred_{target}", target])
-        residual = (data[f"pred_{target}"] - data[target]).rename("residual")
-        per_utterance = pd.concat([data[["arch", "variant", "utt_id", column]], residual], axis=1).groupby(
-            ["arch", "variant", column, "utt_id"], sort=False)["residual"].mean().reset_index()
-        for (arch, variant, value), group in per_utterance.groupby(["arch", "variant", column], sort=False):
-            p = stats.ttest_one_sample(group["residual"]).p_value if len(group) >= 2 else np.nan
-            rows.append({"arch": arch, "variant": variant, "target": target, column: value, "n": len(group),
-                         "mean_residual": float(group["residual"].mean()), "p": p})
+    for (arch, variant, target, value), group in residual_table.dropna(subset=[column]).groupby(
+            ["arch", "variant", "target", column], sort=False):
+        p = stats.ttest_one_sample(group["residual"]).p_value if len(group) >= 2 else np.nan
+        rows.append({"arch": arch, "variant": variant, "target": target, column: value, "n": len(group),
+                     "mean_residual": float(group["residual"].mean()), "p": p})
     table = pd.DataFrame(rows)
     if len(table):
         table["p_holm"] = stats.holm(table["p"])
         table["significant"] = table["p_holm"] < alpha
     return table
+
+
+def residual_fits(residual_table: pd.DataFrame) -> pd.DataFrame:
+    """Least-squares lines residual = intercept + slope · truth per (arch, variant, target): the
+    paper's Fig. 5.  A slope away from 0 means errors grow towards the edges of the scale."""
+    rows = []
+    for (arch, variant, target), group in residual_table.groupby(["arch", "variant", "target"], sort=False):
+        slope, intercept = np.polyfit(group["truth"], group["residual"], 1) if len(group) >= 2 else (np.nan,) * 2
+        rows.append({"arch": arch, "variant": variant, "target": target, "n": len(group),
+                     "slope": float(slope), "intercept": float(intercept)})
+    return pd.DataFrame(rows)
+
+
+def class_f1(predictions: pd.DataFrame, column: str | None = None) -> pd.DataFrame:
+    """F1 per emotion class (the multistage-conditioning paper's Table 8): per (arch, variant[,
+    value of ``column``], class) mean and std over seeds of the F1 over the pooled predictions."""
+    by = ["arch", "variant", *([column] if column else [])]
+    rows = []
+    for key, group in predictions.dropna(subset=[column] if column else []).groupby([*by, "seed"], sort=False):
+        classes = [c[len(PROB_PREFIX):] for c in group.dropna(axis=1, how="all").columns if c.startswith(PROB_PREFIX)]
+        for label, f1 in f1_per_class(group["truth"], group["prediction"], labels=classes).items():
+            rows.append({**dict(zip([*by, "seed"], key, strict=True)), "class": label, "f1": f1})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame(columns=[*by, "class", "seeds", "f1_mean", "f1_std"])
+    summary = table.groupby([*by, "class"], sort=False).agg(seeds=("f1", "count"), f1_mean=("f1", "mean"),
+                                                             f1_std=("f1", "std"))
+    return summary.reset_index().fillna({"f1_std": 0.0})
+
+
+def best_trials(runs: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, int]:
+    """Per (arch, variant, fold, seed) cell, the FINISHED run with the highest ``metric``.
+
+    A search (Optuna) runs several hyperparameter settings per cell; choosing each cell's run on
+    a dev metric keeps the test predictions untouched by the choice.  Cells without a finished run
+    keep their runs, so :func:`missing_trials` still lists them.  Returns the runs kept and how
+    many finished runs were set aside.
+    """
+    finished = runs["status"] == "FINISHED"
+    if not runs[finished].duplicated(KEYS).any():
+        return runs, 0
+    if metric not in runs.columns:
+        raise ValueError(f"the sweep has several runs per trial cell but no {metric!r} metric to choose by")
+    best = runs[finished].sort_values(metric, ascending=False, na_position="last").drop_duplicates(KEYS)
+    cells = set(map(tuple, best[KEYS].astype(str).to_numpy()))
+    open_cells = ~runs[KEYS].astype(str).apply(tuple, axis=1).isin(cells)
+    return pd.concat([best, runs[~finished & open_cells]]), int(finished.sum()) - len(best)
 
 
 @dataclass
@@ -215,7 +273,13 @@ class SweepTables:
     per_seed: pd.DataFrame
     best_seed_predictions: dict = field(default_factory=dict)  # arch -> pooled test table of its best seed
     strata: dict = field(default_factory=dict)  # "mode" / "dialogue_act" -> stratified_summary
-    residuals: pd.DataFrame = field(default_factory=pd.DataFrame)  # regression: residual_tests
+    class_f1: dict = field(default_factory=dict)  # "all" / "mode" -> class_f1 (categorical)
+    residuals: pd.DataFrame = field(default_factory=pd.DataFrame)  # regression: per-utterance residuals
+    residual_tests: pd.DataFrame = field(default_factory=pd.DataFrame)  # … tested per dialogue act
+    residual_fits: pd.DataFrame = field(default_factory=pd.DataFrame)  # … against the gold standard
+    cross_summary: pd.DataFrame = field(default_factory=pd.DataFrame)  # seed_summary on the other corpus
+    cross_significance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    selection: str = ""  # how a search's runs were reduced to one per trial cell, if they were
 
 
 def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, audio: str = "cnn14",
@@ -224,32 +288,57 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
 
     Adds late fusion (``LF``) and dev-weighted fusion (``LF-weighted``) rows when the sweep has
     both the audio and the text model.  The grid used to list missing trials is the one the runs
-    span (every arch × variant × fold × seed seen).
+    span (every arch × variant × fold × seed seen).  A search sweep keeps the best run per cell on
+    the sweep's dev metric (:func:`best_trials`).  Cross-corpus predictions, when the trials made
+    them, are scored per fold model and averaged over folds (each fold's model sees the whole
+    other corpus), as the multistage-conditioning paper does.
     """
     experiment_id, parent = tracking.latest_sweep_run(tracking_uri, experiment)
     runs = collect_runs(tracking_uri, experiment_id, parent)
-    test = collect_predictions(tracking_uri, runs, "test")
-    weights = pd.DataFrame()
-    if {audio, text} <= set(test["arch"]):
-        fused, weights = fuse_sweep(collect_predictions(tracking_uri, runs, "dev"), test, audio=audio, text=text)
-        test = pd.concat([test, fused], ignore_index=True)
+    select_by = tracking.run_params(tracking_uri, parent).get("metric", "dev/uar")
+    runs, set_aside = best_trials(runs, select_by)
+    dev = collect_predictions(tracking_uri, runs, "dev")
+    test, weights = _with_fusion(dev, collect_predictions(tracking_uri, runs, "test"), audio, text)
     task = "categorical" if any(c.startswith(PROB_PREFIX) for c in test.columns) else "dimensional"
     per_seed = per_seed_metrics(test, pooled=pooled)
     metrics = _report_metrics(per_seed, task)
     comparisons = [(arch, baseline) for arch in per_seed["arch"].unique() for baseline in (audio, text)
                    if arch not in (audio, text) and baseline in set(per_seed["arch"])]
-    return SweepTables(
+    tables = SweepTables(
         experiment=experiment, parent_run_id=parent, task=task, pooled=pooled, metrics=metrics,
-        summary=seed_summary(per_seed, metrics), significance=significance(per_seed, metrics[0], audio=audio,
-                                                                           text=text),
+        summary=seed_summary(per_seed, metrics),
+        significance=significance(per_seed, metrics[0], audio=audio, text=text),
         paired=paired_tests(per_fold_metrics(test), metrics[0], comparisons, rng=rng or np.random.default_rng(0)),
         missing=missing_trials(runs, *(sorted(runs[k].dropna().unique()) for k in ("arch", "fold", "seed")),
                                variants=sorted(runs["variant"].dropna().unique())),
         weights=weights, per_seed=per_seed, best_seed_predictions=_best_seeds(test, per_seed, metrics[0]),
         strata={c: stratified_summary(test, c, metrics[:1]) for c in ("mode", "dialogue_act")
                 if c in test.columns and test[c].nunique() > 1},
-        residuals=residual_tests(test) if task == "dimensional" and "dialogue_act" in test.columns
-        else pd.DataFrame())
+        selection=(f"{set_aside} finished runs set aside: the search ran several per (model, fold, seed); "
+                   f"each cell keeps its run with the best {select_by}." if set_aside else ""))
+    if task == "categorical":
+        tables.class_f1 = {"all": class_f1(test), **({"mode": class_f1(test, "mode")} if "mode" in tables.strata
+                                                      else {})}
+    else:
+        tables.residuals = residuals(test)
+        tables.residual_fits = residual_fits(tables.residuals)
+        if "dialogue_act" in tables.residuals.columns:
+            tables.residual_tests = residual_tests(tables.residuals)
+    if runs.columns.str.startswith("cross/").any():
+        cross, _ = _with_fusion(dev, collect_predictions(tracking_uri, runs, "cross"), audio, text)
+        cross_per_seed = per_seed_metrics(cross, pooled=False)
+        tables.cross_summary = seed_summary(cross_per_seed, metrics)
+        tables.cross_significance = significance(cross_per_seed, metrics[0], audio=audio, text=text)
+    return tables
+
+
+def _with_fusion(dev: pd.DataFrame, evaluated: pd.DataFrame, audio: str, text: str):
+    """``evaluated`` with the LF and LF-weighted rows (weights chosen on ``dev``) appended, and the
+    weights; unchanged, with no weights, when the sweep lacks the audio or the text model."""
+    if not {audio, text} <= set(evaluated["arch"]):
+        return evaluated, pd.DataFrame()
+    fused, weights = fuse_sweep(dev, evaluated, audio=audio, text=text)
+    return pd.concat([evaluated, fused], ignore_index=True), weights
 
 
 def _report_metrics(per_seed: pd.DataFrame, task: str) -> list[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sertext.data.iemocap import DIALOGUE_ACTS
 from sertext.metrics import confusion
 
 NAMES = {"cnn14": "CNN14", "text": "Text", "sfcnn14": "SFCNN14", "mfcnn14": "MFCNN14", "LF": "LF",
@@ -40,16 +41,19 @@ def write_report(tables, out) -> Path:
     return out / "report.md"
 
 
-def results_table(tables) -> pd.DataFrame:
+def results_table(tables, cross: bool = False) -> pd.DataFrame:
     """The papers' table: one row per model, mean (std) per metric, markers on the first metric,
-    and the seeds and folds behind each row (``⚠`` where fewer than the sweep's most)."""
-    summary = tables.summary.merge(tables.significance[["arch", "variant", "marker"]], on=["arch", "variant"])
-    summary = summary.iloc[np.argsort([_order(a) for a in summary["arch"]], kind="stable")]
+    and the seeds and folds behind each row (``⚠`` where fewer than the sweep's most).
+    ``cross``: the same table for the cross-corpus evaluation."""
+    summary, tests = ((tables.cross_summary, tables.cross_significance) if cross
+                      else (tables.summary, tables.significance))
+    merged = summary.merge(tests[["arch", "variant", "marker"]], on=["arch", "variant"])
+    merged = merged.iloc[np.argsort([_order(a) for a in merged["arch"]], kind="stable")]
     rows = []
-    for row in summary.itertuples(index=False):
-        reduced = row.seeds < tables.summary["seeds"].max() or row.folds < tables.summary["folds"].max()
+    for row in merged.itertuples(index=False):
+        reduced = row.seeds < summary["seeds"].max() or row.folds < summary["folds"].max()
         cells = {"model": NAMES.get(row.arch, row.arch)}
-        if tables.summary["variant"].ne("-").any():
+        if summary["variant"].ne("-").any():
             cells["variant"] = row.variant
         cells["seeds × folds"] = f"{row.seeds} × {row.folds}" + (" ⚠" if reduced else "")
         for i, metric in enumerate(tables.metrics):
@@ -83,6 +87,7 @@ def _blocks(tables, out: Path) -> list[tuple]:
                     f"mean (std) over seeds. `*` differs from CNN14 (audio), `†` from the text model "
                     f"(two-sided independent t-test over seeds on {primary}, p < 0.05). LF averages the audio "
                     f"and text posteriors; LF (dev-weighted) uses weights chosen on each fold's dev set."),
+              *([("p", tables.selection)] if tables.selection else []),
               ("h2", "Results"), ("table", results_table(tables), "results"),
               ("figure", _bar_figure(tables, out), f"{primary} per model: mean and std over seeds")]
     p_values = _by_model(tables.significance).rename(columns={"p_vs_audio": "p vs CNN14", "p_vs_text": "p vs text"})
@@ -101,7 +106,15 @@ def _blocks(tables, out: Path) -> list[tuple]:
         blocks += [("h2", "Confusion matrices (best seed per model)"),
                    ("figure", _confusion_figure(tables, out),
                     "Row percentages; for other models, the change against CNN14 in percentage points")]
-    blocks += _strata_blocks(tables)
+    if len(tables.cross_summary):
+        blocks += [("h2", "Cross-corpus evaluation"),
+                   ("p", "Every fold's model tested on the whole other corpus (the trials' data.cross_corpus); "
+                         f"metrics per fold model, averaged over folds, then mean (std) over seeds. Markers as above, "
+                         f"on {primary}. Fusion weights are the ones chosen on the in-domain dev sets."),
+                   ("table", results_table(tables, cross=True), "cross_corpus")]
+    blocks += _strata_blocks(tables, out)
+    blocks += _class_f1_blocks(tables)
+    blocks += _residual_blocks(tables, out)
     blocks += [("h2", "Missing or failed trials")]
     blocks += [("table", _plain(tables.missing), "missing_trials")] if len(tables.missing) else [
         ("p", "None: every trial of the grid has a finished run.")]
@@ -122,9 +135,9 @@ def _weight_blocks(weights: pd.DataFrame) -> list[tuple]:
 STRATA_TITLES = {"mode": "Scripted vs improvised", "dialogue_act": "Dialogue acts"}
 
 
-def _strata_blocks(tables) -> list[tuple]:
+def _strata_blocks(tables, out: Path) -> list[tuple]:
     """One table per stratification: its values as rows, the models as columns (mean (std) over
-    seeds of the first metric), and for regression sweeps the residual tests per dialogue act."""
+    seeds of the first metric); for dialogue acts also a bar chart."""
     blocks = []
     metric = tables.metrics[0]
     for column, summary in tables.strata.items():
@@ -133,20 +146,65 @@ def _strata_blocks(tables) -> list[tuple]:
         cells = summary.assign(label=label, cell=[f"{m:.3f} ({s:.3f})" for m, s in
                                                   zip(summary[f"{metric}_mean"], summary[f"{metric}_std"],
                                                       strict=True)])
-        table = cells.pivot(index=column, columns="label", values="cell")[list(dict.fromkeys(label))]
-        table = table.rename_axis(columns=None)  # else the HTML grows an extra header column
+        table = _pivot(cells, [column], "label", "cell").sort_index()
         counts = cells.groupby(column)["utterances"].max()
         table.insert(0, "utterances", counts.reindex(table.index).astype(int))
+        if column == "dialogue_act":
+            table.index = pd.Index([f"{act} ({DIALOGUE_ACTS.get(act, '?')})" for act in table.index], name=column)
         blocks += [("h2", STRATA_TITLES.get(column, column)),
                    ("p", f"{metric_name(metric)} within each {column.replace('_', ' ')}: mean (std) over seeds of "
                          f"the pooled test predictions of that {column.replace('_', ' ')}."),
                    ("table", table.reset_index(), f"by_{column}")]
-    if len(tables.residuals):
-        blocks += [("h2", "Residuals per dialogue act"),
-                   ("p", "Prediction − truth per utterance, averaged over seeds, tested against zero per model, "
-                         "target and dialogue act (two-sided one-sample t-tests, Holm-corrected across the table)."),
-                   ("table", _plain(_by_model(tables.residuals).drop(columns="arch")), "residuals")]
+        if column == "dialogue_act":
+            blocks.append(("figure", _strata_figure(cells, column, metric, out),
+                           f"{metric_name(metric)} per dialogue act and model: mean and std over seeds"))
     return blocks
+
+
+def _class_f1_blocks(tables) -> list[tuple]:
+    """Per-class F1, overall and scripted vs improvised (the paper's Table 8): mean (std) over seeds."""
+    blocks = []
+    for key, title in (("all", "F1 per class"), ("mode", "F1 per class, scripted vs improvised")):
+        if key not in tables.class_f1 or tables.class_f1[key].empty:
+            continue
+        f1 = _by_model(tables.class_f1[key])
+        rows = ["model", *(["variant"] if f1["variant"].ne("-").any() else []), *(["mode"] if key == "mode" else [])]
+        f1 = f1.assign(cell=[f"{m:.3f} ({s:.3f})" for m, s in zip(f1["f1_mean"], f1["f1_std"], strict=True)])
+        table = _pivot(f1, rows, "class", "cell")
+        blocks += [("h2", title),
+                   ("p", "F1 of each emotion over the pooled test predictions of a seed"
+                         + (" within scripted or improvised utterances" if key == "mode" else "")
+                         + "; mean (std) over seeds."),
+                   ("table", table.reset_index(), "f1_per_class" + ("_by_mode" if key == "mode" else ""))]
+    return blocks
+
+
+def _residual_blocks(tables, out: Path) -> list[tuple]:
+    """Regression sweeps: residual box plots and t-tests per dialogue act (the paper's Fig. 4 and
+    Table 4), and least-squares residual lines against the gold standard (its Fig. 5)."""
+    if tables.residuals.empty:
+        return []
+    blocks = [("h2", "Error residuals"),
+              ("p", "Residual e = truth − prediction per utterance, averaged over seeds: e > 0 means the model "
+                    "under-predicts. Lines are least-squares fits of e against the gold standard; a slope "
+                    "away from 0 means errors grow towards the edges of the scale."),
+              ("figure", _residual_lines_figure(tables, out), "Residual against gold standard: fitted lines"),
+              ("table", _plain(_by_model(tables.residual_fits).drop(columns="arch")), "residual_fits")]
+    if len(tables.residual_tests):
+        blocks += [("h2", "Residuals per dialogue act"),
+                   ("p", "Residuals tested against zero per model, target and dialogue act (two-sided one-sample "
+                         "t-tests, Holm-corrected across the table)."),
+                   ("figure", _residual_box_figure(tables, out), "Residuals per dialogue act and model"),
+                   ("table", _plain(_by_model(tables.residual_tests).drop(columns="arch")), "residuals")]
+    return blocks
+
+
+def _pivot(frame: pd.DataFrame, index: list[str], columns: str, values: str) -> pd.DataFrame:
+    """``frame.pivot`` keeping rows and columns in their order of appearance (the model order)."""
+    table = frame.pivot(index=index, columns=columns, values=values)
+    rows = frame[index].drop_duplicates()
+    rows = pd.MultiIndex.from_frame(rows) if len(index) > 1 else pd.Index(rows[index[0]])
+    return table.loc[rows, list(dict.fromkeys(frame[columns]))].rename_axis(columns=None)  # no extra header
 
 
 def _by_model(frame: pd.DataFrame) -> pd.DataFrame:
@@ -160,12 +218,25 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns="variant") if frame["variant"].eq("-").all() else frame
 
 
-def _bar_figure(tables, out: Path) -> str:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(figure, out: Path, name: str) -> str:
+    """Write a figure to ``figures/name`` and close it; return the name."""
+    figure.tight_layout()
+    figure.savefig(out / "figures" / name)
+    _pyplot().close(figure)
+    return name
+
+
+def _bar_figure(tables, out: Path) -> str:
+    plt = _pyplot()
     metric = tables.metrics[0]
     summary = tables.summary.iloc[np.argsort([_order(a) for a in tables.summary["arch"]], kind="stable")]
     labels = [NAMES.get(a, a) + ("" if v == "-" else f"\n{v}") for a, v in zip(summary["arch"], summary["variant"],
@@ -175,18 +246,11 @@ def _bar_figure(tables, out: Path) -> str:
              color="#4c72b0")
     axes.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)
     axes.set_ylabel(metric_name(metric))
-    figure.tight_layout()
-    figure.savefig(out / "figures" / f"{metric}.png")
-    plt.close(figure)
-    return f"{metric}.png"
+    return _save(figure, out, f"{metric}.png")
 
 
 def _confusion_figure(tables, out: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     tables_by_arch = dict(sorted(tables.best_seed_predictions.items(), key=lambda item: _order(item[0])))
     shares = {}
     for arch, table in tables_by_arch.items():
@@ -214,10 +278,73 @@ def _confusion_figure(tables, out: Path) -> str:
         axis.set_yticks(range(len(labels)), labels, fontsize=7)
         axis.set_xlabel("predicted", fontsize=7)
         axis.set_ylabel("true", fontsize=7)
-    figure.tight_layout()
-    figure.savefig(out / "figures" / "confusion_matrices.png")
-    plt.close(figure)
-    return "confusion_matrices.png"
+    return _save(figure, out, "confusion_matrices.png")
+
+
+def _strata_figure(cells: pd.DataFrame, column: str, metric: str, out: Path) -> str:
+    """Grouped bars: one group per value of ``column``, one bar per model."""
+    plt = _pyplot()
+    values, labels = sorted(cells[column].unique()), list(dict.fromkeys(cells["label"]))
+    width = 0.8 / len(labels)
+    figure, axes = plt.subplots(figsize=(min(9.0, max(5.0, 0.12 * len(values) * len(labels))), 3.4), dpi=120)
+    for i, label in enumerate(labels):
+        rows = cells[cells["label"] == label].set_index(column).reindex(values)
+        axes.bar(np.arange(len(values)) + (i - (len(labels) - 1) / 2) * width, rows[f"{metric}_mean"],
+                 width, yerr=rows[f"{metric}_std"], capsize=2, label=label)
+    axes.set_xticks(range(len(values)), values)
+    axes.set_xlabel(column.replace("_", " "))
+    axes.set_ylabel(metric_name(metric))
+    axes.legend(fontsize=7, ncols=min(len(labels), 6), loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    return _save(figure, out, f"{metric}_by_{column}.png")
+
+
+def _residual_lines_figure(tables, out: Path) -> str:
+    """One panel per target: each model's fitted residual line over the range of the gold standard."""
+    plt = _pyplot()
+    targets = list(dict.fromkeys(tables.residual_fits["target"]))
+    figure, axes = plt.subplots(1, len(targets), figsize=(3.6 * len(targets), 3.2), dpi=120, squeeze=False)
+    for axis, target in zip(axes.flat, targets, strict=True):
+        truth = tables.residuals.loc[tables.residuals["target"] == target, "truth"]
+        x = np.linspace(truth.min(), truth.max(), 2)
+        fits = _by_model(tables.residual_fits[tables.residual_fits["target"] == target])
+        for fit in fits.itertuples(index=False):
+            label = fit.model + ("" if fit.variant == "-" else f" {fit.variant}")
+            axis.plot(x, fit.intercept + fit.slope * x, label=label)
+        axis.axhline(0, color="#999", linewidth=0.8)
+        axis.set_title(target, fontsize=9)
+        axis.set_xlabel("gold standard", fontsize=8)
+        axis.set_ylabel("residual (truth − prediction)", fontsize=8)
+    axes.flat[0].legend(fontsize=7)
+    return _save(figure, out, "residual_lines.png")
+
+
+def _residual_box_figure(tables, out: Path) -> str:
+    """One panel per target: box plots of residuals per dialogue act, one box per model."""
+    plt = _pyplot()
+    data = _by_model(tables.residuals.dropna(subset=["dialogue_act"]))
+    data = data.assign(label=data["model"] + np.where(data["variant"] == "-", "", " " + data["variant"]))
+    targets, acts = list(dict.fromkeys(data["target"])), sorted(data["dialogue_act"].unique())
+    labels = list(dict.fromkeys(data["label"]))
+    width = 0.8 / len(labels)
+    figure, axes = plt.subplots(len(targets), 1, figsize=(min(9.0, max(6.0, 0.12 * len(acts) * len(labels))),
+                                                          2.8 * len(targets)), dpi=110, squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for axis, target in zip(axes.flat, targets, strict=True):
+        for i, label in enumerate(labels):
+            rows = data[(data["target"] == target) & (data["label"] == label)]
+            groups = [rows.loc[rows["dialogue_act"] == act, "residual"].to_numpy() for act in acts]
+            positions = np.arange(len(acts)) + (i - (len(labels) - 1) / 2) * width
+            boxes = axis.boxplot(groups, positions=positions, widths=width * 0.9, patch_artist=True,
+                                 showfliers=False, manage_ticks=False, medianprops={"color": "black"})
+            for box in boxes["boxes"]:
+                box.set(facecolor=colours[i % len(colours)], alpha=0.7)
+            axis.plot([], [], "s", color=colours[i % len(colours)], label=label)
+        axis.axhline(0, color="#999", linewidth=0.8)
+        axis.set_xticks(range(len(acts)), acts)
+        axis.set_ylabel(f"{target} residual", fontsize=8)
+    axes.flat[0].legend(fontsize=7, ncols=min(len(labels), 6))
+    axes.flat[-1].set_xlabel("dialogue act")
+    return _save(figure, out, "residuals_by_dialogue_act.png")
 
 
 def _markdown(block: tuple) -> str:
@@ -236,7 +363,7 @@ def _markdown(block: tuple) -> str:
 HEADERS = {"mean_difference": "mean difference", "ci_low": "95% CI low", "ci_high": "95% CI high",
            "cohens_d": "Cohen's d", "p_holm": "p (Holm)", "w_audio": "w1 (dev)", "dev_score": "dev score",
            "oracle_w_audio": "w1 (test oracle)", "oracle_score": "oracle test score", "mean_residual": "mean residual",
-           "dialogue_act": "dialogue act"}
+           "dialogue_act": "dialogue act", "mode": "scripted / improvised"}
 
 
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
@@ -252,6 +379,8 @@ def _markdown_table(frame: pd.DataFrame) -> str:
 
 
 def _format(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
     if isinstance(value, (float, np.floating)):
         if np.isnan(value):
             return ""
@@ -269,11 +398,24 @@ def _html(block: tuple, out: Path) -> str:
         data = base64.b64encode((out / "figures" / block[1]).read_bytes()).decode()
         return (f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(block[2])}'>"
                 f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
-    return _display(block[1]).to_html(index=False, border=0, classes="results")
+    return _html_table(block[1])
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    """A table with its text columns aligned left and its number columns right."""
+    cells = _display(frame)
+    text = [pd.api.types.is_bool_dtype(frame[c]) or not pd.api.types.is_numeric_dtype(frame[c])
+            and not frame[c].astype(str).str.match(r"^[-+]?[\d.]").any() for c in frame.columns]
+    head = "".join(f"<th{' class=t' if t else ''}>{html.escape(str(c))}</th>" for c, t in zip(cells.columns, text,
+                                                                                               strict=True))
+    rows = "".join("<tr>" + "".join(f"<td{' class=t' if t else ''}>{html.escape(str(v))}</td>"
+                                    for v, t in zip(row, text, strict=True)) + "</tr>\n"
+                   for row in cells.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead>\n<tbody>\n{rows}</tbody></table>"
 
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}th,td{padding:.3rem .7rem;text-align:right}
 th{border-bottom:2px solid #444}td{border-bottom:1px solid #ddd;white-space:nowrap}
-td:first-child,th:first-child{text-align:left}
+.t{text-align:left}
 figure{margin:1rem 0}img{max-width:100%}figcaption{font-size:.85rem;color:#555}"""

@@ -122,6 +122,11 @@ def latest_sweep_run(tracking_uri: str, experiment: str) -> tuple[str, str]:
     return found.experiment_id, parents[0].info.run_id
 
 
+def run_params(tracking_uri: str, run_id: str) -> dict:
+    """A run's params (a sweep's parent run holds its SweepConfig)."""
+    return dict(client(tracking_uri).get_run(run_id).data.params)
+
+
 def log_folder(tracking_uri: str, run_id: str, folder, artifact_path: str) -> None:
     """Upload a folder (a report) to a run's artifacts."""
     _retry(lambda: client(tracking_uri).log_artifacts(run_id, str(folder), artifact_path))

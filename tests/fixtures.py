@@ -137,37 +137,59 @@ SKILL = {"cnn14": 0.3, "text": 0.4, "mfcnn14": 0.6}  # chance to predict the tru
 FAILED = ("text", "F2", 2)
 
 
-def synthetic_predictions(arch, fold, seed):
-    """Test predictions of one synthetic run: 20 utterances per fold, skill by architecture."""
-    truth = np.random.default_rng(FOLDS.index(fold)).choice(SYNTHETIC_CLASSES, 20)  # one truth per utterance
-    rng = np.random.default_rng([ARCHS.index(arch), FOLDS.index(fold), seed])
+def synthetic_predictions(arch, fold, seed, *, cross: bool = False):
+    """Test predictions of one synthetic run: 20 utterances per fold, skill by architecture.
+    ``cross``: its predictions for 20 utterances of another corpus, the same for every fold."""
+    truth = np.random.default_rng(99 if cross else FOLDS.index(fold)).choice(SYNTHETIC_CLASSES, 20)
+    rng = np.random.default_rng([ARCHS.index(arch), FOLDS.index(fold), seed, int(cross)])
     right = rng.random(20) < SKILL[arch]
     predicted = np.where(right, truth, rng.choice(SYNTHETIC_CLASSES, 20))
     probabilities = rng.random((20, 4)) * 0.2
     probabilities[np.arange(20), [SYNTHETIC_CLASSES.index(p) for p in predicted]] += 1
     probabilities /= probabilities.sum(axis=1, keepdims=True)
-    return pd.DataFrame({"utt_id": [f"{fold}_u{i:02d}" for i in range(20)], "truth": truth, "prediction": predicted,
+    return pd.DataFrame({"utt_id": [f"{'other' if cross else fold}_u{i:02d}" for i in range(20)], "truth": truth,
+                         "prediction": predicted,
                          **{f"prob_{c}": probabilities[:, i] for i, c in enumerate(SYNTHETIC_CLASSES)},
                          "mode": ["scripted", "improvised"] * 10, "dialogue_act": ["s", "q", "b", None] * 5})
 
 
-def write_synthetic_sweep(uri):
-    """A finished sweep in the MLflow store ``uri``: experiment ``synthetic``, ARCHS × FOLDS × SEEDS
-    runs with stored predictions, and the trial FAILED failed.  Returns (experiment id, parent run id)."""
+def synthetic_regression(arch, fold, seed):
+    """Valence and arousal predictions of one synthetic regression run: shrunk towards the middle
+    of the scale by an amount that falls with the architecture's skill."""
+    rng = np.random.default_rng([ARCHS.index(arch), FOLDS.index(fold), seed])
+    truth = np.random.default_rng(FOLDS.index(fold)).uniform(1, 5, (20, 2))
+    predicted = 3 + SKILL[arch] * (truth - 3) + rng.normal(0, 0.4, (20, 2))
+    return pd.DataFrame({"utt_id": [f"{fold}_u{i:02d}" for i in range(20)], "valence": truth[:, 0],
+                         "arousal": truth[:, 1], "pred_valence": predicted[:, 0], "pred_arousal": predicted[:, 1],
+                         "mode": ["scripted", "improvised"] * 10, "dialogue_act": ["s", "q", "b", None] * 5})
+
+
+def write_synthetic_sweep(uri, task: str = "categorical"):
+    """A finished sweep in the MLflow store ``uri``: experiment ``synthetic`` (``synthetic-dimensional``
+    for ``task="dimensional"``), ARCHS × FOLDS × SEEDS runs with stored dev and test predictions
+    (categorical: also cross-corpus ones), and the trial FAILED failed.  Returns (experiment id,
+    parent run id)."""
     from types import SimpleNamespace
 
     from sertext import tracking
     from sertext.metrics import table_metrics
 
-    experiment = tracking.prepare_experiment(uri, "synthetic")
-    parent = tracking.start_parent_run(uri, experiment, "synthetic", {})
+    name = "synthetic" if task == "categorical" else "synthetic-dimensional"
+    experiment = tracking.prepare_experiment(uri, name)
+    parent = tracking.start_parent_run(uri, experiment, name, {})
     for arch, fold, seed in [(a, f, s) for a in ARCHS for f in FOLDS for s in SEEDS]:
         run = tracking.TrialRun(uri, experiment, parent, f"{arch}-{fold}-{seed}", f"{arch}-{fold}-seed{seed}",
                                 {"arch": arch, "fold": fold, "seed": seed}, {})
         if (arch, fold, seed) == FAILED:
             run.fail()
             continue
-        test = synthetic_predictions(arch, fold, seed)
-        run.finish(SimpleNamespace(metrics={f"test/{k}": v for k, v in table_metrics(test).items()},
-                                   best_epoch=0, history=[{}], predictions={"dev": test, "test": test}))
+        if task == "categorical":
+            test = synthetic_predictions(arch, fold, seed)
+            splits = {"dev": test, "test": test, "cross": synthetic_predictions(arch, fold, seed, cross=True)}
+        else:
+            test = synthetic_regression(arch, fold, seed)
+            splits = {"dev": test, "test": test}
+        metrics = {f"{split}/{k}": v for split, table in splits.items() if split != "dev"
+                   for k, v in table_metrics(table).items()}
+        run.finish(SimpleNamespace(metrics=metrics, best_epoch=0, history=[{}], predictions=splits))
     return experiment, parent

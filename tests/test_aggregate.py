@@ -5,10 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
+from sklearn.metrics import f1_score
 
 from sertext import aggregate
 from sertext.metrics import table_metrics
-from tests.fixtures import ARCHS, FAILED, FOLDS, SEEDS, synthetic_predictions, write_synthetic_sweep
+from tests.fixtures import ARCHS, FAILED, FOLDS, SEEDS, SYNTHETIC_CLASSES, synthetic_predictions, write_synthetic_sweep
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +110,65 @@ def test_metrics_within_strata(sweep):
     assert set(acts["dialogue_act"]) == {"s", "q", "b"}  # utterances without an act are left out
 
 
-def test_residuals_per_dialogue_act_match_scipy():
-    predictions = pd.DataFrame({
+def _regression_predictions():
+    return pd.DataFrame({
         "arch": "cnn14", "variant": "-", "fold": "F1", "seed": [0] * 6 + [1] * 6,
         "utt_id": [f"u{i}" for i in range(6)] * 2, "dialogue_act": ["s", "s", "s", "q", "q", "q"] * 2,
-        "valence": [3.0] * 12, "pred_valence": [3.5, 3.2, 3.9, 2.9, 3.1, 3.0, 3.3, 3.4, 3.7, 3.1, 2.7, 3.2]})
-    table = aggregate.residual_tests(predictions).set_index("dialogue_act")
-    residuals_s = np.array([3.4, 3.3, 3.8]) - 3.0  # averaged over the two seeds per utterance
+        "valence": [3.0, 2.0, 4.0, 1.0, 3.5, 5.0] * 2,
+        "pred_valence": [3.5, 3.2, 3.9, 2.9, 3.1, 3.0, 3.3, 3.4, 3.7, 3.1, 2.7, 3.2]})
+
+
+def test_residuals_per_dialogue_act_match_scipy():
+    residual_table = aggregate.residuals(_regression_predictions())
+    assert len(residual_table) == 6  # one per utterance: averaged over the two seeds
+    table = aggregate.residual_tests(residual_table).set_index("dialogue_act")
+    residuals_s = np.array([3.0, 2.0, 4.0]) - np.array([3.4, 3.3, 3.8])  # truth − prediction (paper, Eq. 7)
     assert table.loc["s", "mean_residual"] == pytest.approx(residuals_s.mean())
     assert table.loc["s", "p"] == pytest.approx(scipy_stats.ttest_1samp(residuals_s, 0).pvalue)
     assert table.loc["q", "n"] == 3 and list(table["target"]) == ["valence", "valence"]
     assert table["p_holm"].tolist() == pytest.approx(aggregate.stats.holm(table["p"]))
+
+
+def test_residual_lines_against_the_gold_standard_match_scipy():
+    residual_table = aggregate.residuals(_regression_predictions())
+    fit = aggregate.residual_fits(residual_table).iloc[0]
+    expected = scipy_stats.linregress(residual_table["truth"], residual_table["residual"])
+    assert fit["slope"] == pytest.approx(expected.slope) and fit["intercept"] == pytest.approx(expected.intercept)
+    assert fit["slope"] > 0  # a model that regresses to the mean under-predicts high values: e = y_t − y_p grows
+
+
+def test_per_class_f1_matches_sklearn(sweep):
+    _, _, predictions = sweep
+    table = aggregate.class_f1(predictions).set_index(["arch", "class"])
+    per_seed = [f1_score(*_pooled("mfcnn14", s), labels=SYNTHETIC_CLASSES, average=None, zero_division=0)
+                for s in SEEDS]
+    for i, label in enumerate(SYNTHETIC_CLASSES):
+        values = [scores[i] for scores in per_seed]
+        assert table.loc[("mfcnn14", label), "f1_mean"] == pytest.approx(np.mean(values))
+        assert table.loc[("mfcnn14", label), "f1_std"] == pytest.approx(np.std(values, ddof=1))
+    by_mode = aggregate.class_f1(predictions, "mode").set_index(["arch", "mode", "class"])
+    scripted = [f1_score(*_pooled("cnn14", s, mode="scripted"), labels=["sad"], average=None, zero_division=0)[0]
+                for s in SEEDS]
+    assert by_mode.loc[("cnn14", "scripted", "sad"), "f1_mean"] == pytest.approx(np.mean(scripted))
+    assert by_mode.loc[("cnn14", "scripted", "sad"), "seeds"] == 3
+
+
+def _pooled(arch, seed, mode=None):
+    table = pd.concat([synthetic_predictions(arch, f, seed) for f in FOLDS])
+    table = table if mode is None else table[table["mode"] == mode]
+    return table["truth"], table["prediction"]
+
+
+def test_a_search_keeps_the_best_dev_run_per_cell():
+    runs = pd.DataFrame({"run_id": list("abcdef"), "arch": "cnn14", "variant": "-",
+                         "fold": ["F1", "F1", "F1", "F2", "F2", "F2"], "seed": 0,
+                         "status": ["FINISHED", "FINISHED", "FAILED", "FAILED", "KILLED", "FINISHED"],
+                         "dev/uar": [0.4, 0.6, np.nan, np.nan, np.nan, 0.5], "test/uar": [0.9, 0.1, 0, 0, 0, 0.5]})
+    kept, set_aside = aggregate.best_trials(runs, "dev/uar")
+    assert set(kept["run_id"]) == {"b", "f"} and set_aside == 1  # chosen on dev, not on test
+    failed_cell = runs.assign(status=["FINISHED", "FINISHED", "FAILED", "FAILED", "KILLED", "FAILED"])
+    kept, _ = aggregate.best_trials(failed_cell, "dev/uar")
+    assert set(kept["run_id"]) == {"b", "d", "e", "f"}  # a cell with no finished run stays visible as missing
+    assert aggregate.best_trials(runs.iloc[[0, 5]], "dev/ccc")[1] == 0  # one run per cell: nothing to choose
+    with pytest.raises(ValueError, match="'dev/ccc'"):
+        aggregate.best_trials(runs, "dev/ccc")

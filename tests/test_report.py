@@ -2,12 +2,13 @@
 `sertext report`."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sertext import aggregate
 from sertext.cli import main
 from sertext.report import results_table, write_report
-from tests.fixtures import write_synthetic_sweep
+from tests.fixtures import SYNTHETIC_CLASSES, write_synthetic_sweep
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +39,34 @@ def test_report_files_are_complete_and_self_contained(store, tmp_path):
     for text in ("## Results", "| MFCNN14 |", "LF (dev-weighted)", "## Paired tests", "## Fusion weights",
                  "each fold's test predictions, then averaged over folds", "| text | F2 | 2 | FAILED |",
                  "![", "figures/confusion_matrices.png", "## Scripted vs improvised", "## Dialogue acts",
-                 "| improvised | 20 |"):
+                 "| improvised | 20 |", "## Cross-corpus evaluation", "## F1 per class\n",
+                 "| MFCNN14 | scripted |", "figures/uar_by_dialogue_act.png"):
         assert text in markdown
     page = (tmp_path / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 2 and "src='figures" not in page
+    assert page.count("data:image/png;base64,") == 3 and "src='figures" not in page
     assert {p.name for p in (tmp_path / "tables").iterdir()} >= {
         "results.csv", "p_values.csv", "paired_tests.csv", "fusion_weights.csv", "missing_trials.csv",
-        "by_mode.csv", "by_dialogue_act.csv"}
+        "by_mode.csv", "by_dialogue_act.csv", "cross_corpus.csv", "f1_per_class.csv", "f1_per_class_by_mode.csv"}
+    f1 = pd.read_csv(tmp_path / "tables" / "f1_per_class_by_mode.csv")
+    assert list(f1.columns) == ["model", "mode", *SYNTHETIC_CLASSES] and len(f1) == 2 * 5  # 2 modes × 5 models
+
+
+def test_regression_report_has_the_residual_analyses(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    write_synthetic_sweep(uri, "dimensional")
+    tables = aggregate.summarise_sweep(uri, "synthetic-dimensional")
+    assert tables.task == "dimensional" and tables.metrics[:1] == ["ccc"]
+    fits = tables.residual_fits.set_index(["arch", "target"])
+    # predictions shrink towards 3 by the model's skill, so e = y_t − y_p has slope ≈ 1 − skill
+    assert fits.loc[("cnn14", "valence"), "slope"] == pytest.approx(0.7, abs=0.15)
+    assert fits.loc[("mfcnn14", "valence"), "slope"] < fits.loc[("cnn14", "valence"), "slope"]
+    assert set(tables.residual_tests["dialogue_act"]) == {"s", "q", "b"}
+    write_report(tables, tmp_path / "report")
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    for text in ("## Error residuals", "figures/residual_lines.png", "## Residuals per dialogue act",
+                 "figures/residuals_by_dialogue_act.png", "| CCC (mean) |"):
+        assert text in markdown
+    assert "## F1 per class" not in markdown and "Cross-corpus" not in markdown
 
 
 def test_report_command(store, tmp_path, capsys):

@@ -217,6 +217,8 @@ def test_optuna_search_samples_continuous_hyperparameters(tiny_demo_root, tmp_pa
     rates = {float(r.data.params["train.lr"]) for r in runs}
     assert len(rates) == 3 and all(1e-3 <= lr <= 1e-1 for lr in rates)
     assert {float(r.data.params["train.momentum"]) for r in runs} <= {0.8, 0.9}
+    report = (tmp_path / "reports" / "searched" / "report.md").read_text()
+    assert "2 finished runs set aside" in report and "best dev/uar" in report and "| CNN14 | 1 × 1 |" in report
 
 
 def test_late_fusion_sweep_logs_one_run_per_weight(tmp_path, cluster):

@@ -47,6 +47,8 @@ def test_dimensional_demo_runs_single_and_multitask_variants(tmp_path):
     assert len(runs) == 2 * 4  # cnn14 and mfcnn14 × three single-task MSE variants and one CCC variant
     assert {r.data.params["train.loss"] for r in runs} == {"mse", "ccc"}
     assert "test/ccc_valence" in out and "loss_weights=0.7,0.2,0.1" in out
+    report = (tmp_path / "reports" / "iemocap-dimensional-demo" / "report.md").read_text()
+    assert "## Error residuals" in report and "## Residuals per dialogue act" in report
 
 
 @pytest.mark.slow
@@ -56,4 +58,5 @@ def test_msp_podcast_demo_evaluates_cross_corpus(tmp_path):
     assert all("cross/uar" in r.data.metrics for r in runs)
     assert "cross/uar" in out
     assert (tmp_path / "reports" / "msp-podcast-categorical-demo" / "report.html").is_file()
-    assert "LF (dev-weighted)" in (tmp_path / "reports" / "msp-podcast-categorical-demo" / "report.md").read_text()
+    report = (tmp_path / "reports" / "msp-podcast-categorical-demo" / "report.md").read_text()
+    assert "LF (dev-weighted)" in report and "## Cross-corpus evaluation" in report

@@ -60,6 +60,10 @@ EXTRA_COLUMNS = (
     "rater_vad",
 )
 DIALOGUE_ACT_HEADER = ["TURN", "UTTERANCE", "DA", "EMOTION"]
+# The EMOTyDA tag set (its README), in the names reports print.
+DIALOGUE_ACTS = {"g": "greeting", "q": "question", "ans": "answer", "o": "statement-opinion",
+                 "s": "statement-non-opinion", "ap": "apology", "c": "command", "ag": "agreement",
+                 "dag": "disagreement", "a": "acknowledge", "b": "backchannel", "oth": "others"}
 
 
 @dataclass
