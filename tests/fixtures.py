@@ -130,6 +130,26 @@ def write_msp(root, *, label_name: str = "labels_consensus.csv", nested: bool = 
             (root / "Transcripts" / f"{name[:-4]}.txt").write_text(f"text of {name[:-4]}\n")
 
 
+# --- a tiny wav2vec 2.0 model (no weights can be downloaded here) ---
+# The real convolutional front end (kernels 10,3,3,3,3,2,2; strides 5,2,2,2,2,2,2: stride 320) with tiny widths.
+TINY_WAV2VEC = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                    conv_dim=(16,) * 7, conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2),
+                    num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4, feat_extract_norm="layer",
+                    do_stable_layer_norm=True)
+
+
+def write_tiny_wav2vec(folder, *, do_normalize=True, **changes) -> str:
+    """A randomly initialised (seed 0) wav2vec 2.0 model saved in Hugging Face format; its folder."""
+    import torch
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    torch.manual_seed(0)
+    Wav2Vec2Model(Wav2Vec2Config(**{**TINY_WAV2VEC, **changes})).save_pretrained(folder)
+    if do_normalize is not None:
+        Wav2Vec2FeatureExtractor(do_normalize=do_normalize).save_pretrained(folder)
+    return str(folder)
+
+
 # --- a synthetic sweep in MLflow (aggregation and report tests) ---
 SYNTHETIC_CLASSES = ["angry", "happy", "neutral", "sad"]
 ARCHS, FOLDS, SEEDS = ("cnn14", "text", "mfcnn14"), ("F1", "F2"), (0, 1, 2)
