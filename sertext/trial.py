@@ -27,6 +27,14 @@ from sertext import metrics as M
 from sertext.config import TrialConfig, default_cache_dir
 from sertext.data import FOUR_CLASSES, four_class, load_corpus, make_folds
 from sertext.features import FeatureCache, LogMelExtractor, TextEmbeddingExtractor, extract
+from sertext.features.autovc_mel import AutoVCMelExtractor
+from sertext.features.frames import AlignedWordsExtractor, WaveformFramesExtractor
+from sertext.features.phones import PhoneExtractor
+from sertext.features.pyaudio import AcousticStatsExtractor
+from sertext.features.speaker import SpeakerEmbeddingExtractor, speaker_embeddings
+from sertext.features.token_states import TokenStatesExtractor
+from sertext.features.wav2vec import Wav2Vec2Extractor
+from sertext.features.words import WordSequenceExtractor, load_word_vectors
 from sertext.losses import ccc_loss, inverse_frequency_weights
 from sertext.models import ARCHITECTURES, build
 
@@ -63,7 +71,7 @@ class _Split:
     """One partition of the fold: utterance ids, model inputs and targets."""
 
     ids: list
-    inputs: dict  # input name -> list (per utterance)
+    inputs: dict  # model input name -> list (per utterance)
     targets: np.ndarray  # class index (categorical) or (n, targets) floats
     strata: pd.DataFrame  # per utterance: the STRATA columns the corpus has, for analyses
 
@@ -76,6 +84,7 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
     device = _device(config.train.device)
     table, classes = _task_table(config)
     splits = _prepare_splits(table, config, progress)
+    _seed_everything(config.train.seed)  # again: extracting features (or finding them cached) may draw numbers
     model = _build_model(config, classes, splits).to(device)
     steps_per_epoch = -(-len(splits["train"].ids) // config.train.batch_size)
     optimizer, scheduler = _optimiser(model, config, steps_per_epoch)
@@ -162,21 +171,42 @@ def _split(table: pd.DataFrame, features: dict, ids: list, config: TrialConfig, 
     else:
         targets = rows[list(config.data.targets)].to_numpy(np.float32)
     strata = rows[[c for c in STRATA if c in rows.columns]].reset_index(drop=True)
-    return _Split(list(ids), {k: [v[u] for u in ids] for k, v in features.items()}, targets, strata)
+    inputs = {name: [features[kind][u] for u in ids] for name, kind in ARCHITECTURES[config.model.arch].inputs.items()}
+    return _Split(list(ids), inputs, targets, strata)
+
+
+def feature_extractors(config: TrialConfig) -> dict:
+    """``{feature kind: extractor}`` for the cached features the trial's architecture reads
+    (``tokens`` are the raw transcripts and need none)."""
+    m = config.model
+    words = m.word_vectors or m.text_model  # a vectors file, else the transformer's token embeddings
+    factories = {
+        "log_mel": LogMelExtractor,
+        "text_embedding": lambda: TextEmbeddingExtractor(m.text_model, "mean", m.include_special_tokens,
+                                                         m.max_tokens),
+        "wav2vec": lambda: Wav2Vec2Extractor(m.speech_model),
+        "autovc_mel": AutoVCMelExtractor,
+        "speaker": SpeakerEmbeddingExtractor,
+        "phones": PhoneExtractor,
+        "token_states": lambda: TokenStatesExtractor(m.text_model),
+        "acoustic_stats": AcousticStatsExtractor,
+        "word_sequence": lambda: WordSequenceExtractor(words),
+        "waveform_frames": WaveformFramesExtractor,
+        "aligned_words": lambda: AlignedWordsExtractor(load_word_vectors(words)),
+    }
+    kinds = set(ARCHITECTURES[m.arch].inputs.values())
+    return {kind: factories[kind]() for kind in sorted(kinds) if kind in factories}
 
 
 def _features(table: pd.DataFrame, config: TrialConfig, progress: bool) -> dict:
-    """``{input name: {utt_id: value}}`` for the inputs the architecture reads."""
+    """``{feature kind: {utt_id: value}}`` for the inputs the architecture reads."""
     cache = FeatureCache(config.data.cache_dir or default_cache_dir())
-    inputs = ARCHITECTURES[config.model.arch].inputs
-    features = {}
-    if "log_mel" in inputs:
-        features["log_mel"] = extract(table, LogMelExtractor(), cache, progress=progress)
-    if "text_embedding" in inputs:
-        extractor = TextEmbeddingExtractor(config.model.text_model, "mean",
-                                           config.model.include_special_tokens, config.model.max_tokens)
-        features["text_embedding"] = extract(table, extractor, cache, progress=progress)
-    if "tokens" in inputs:
+    features = {kind: extract(table, extractor, cache, progress=progress)
+                for kind, extractor in feature_extractors(config).items()}
+    if "speaker" in features:  # the cross-representation paper's speaker identity: a mean per speaker
+        means = speaker_embeddings(table, features["speaker"])
+        features["speaker"] = {u: means[s] for u, s in zip(table["utt_id"], table["speaker"], strict=True)}
+    if "tokens" in ARCHITECTURES[config.model.arch].inputs.values():
         features["tokens"] = dict(zip(table["utt_id"], table["text"].astype(str), strict=True))
     return features
 
@@ -212,47 +242,88 @@ def _crop(log_mel: np.ndarray, frames: int, generator: torch.Generator) -> np.nd
     return padded
 
 
+def _segment(arrays: dict, axes: dict, frames: int, generator: torch.Generator) -> dict:
+    """One utterance's time-aligned inputs cut at the same random start to ``frames`` frames;
+    shorter utterances zero-padded at the end (the cross-representation paper's training crops)."""
+    length = min(a.shape[axes.get(name, 0)] for name, a in arrays.items())
+    start = int(torch.randint(0, length - frames + 1, (1,), generator=generator)) if length > frames else 0
+    return {name: _pad_axis(np.take(a, range(start, min(start + frames, length)), axis=axes.get(name, 0)),
+                            axes.get(name, 0), frames) for name, a in arrays.items()}
+
+
+def _pad_axis(array: np.ndarray, axis: int, length: int) -> np.ndarray:
+    widths = [(0, 0)] * array.ndim
+    widths[axis] = (0, length - array.shape[axis])
+    return np.pad(array, widths)
+
+
 def _batch_inputs(split: _Split, index: list, config: TrialConfig, model, device,
                   generator: torch.Generator | None) -> dict:
-    """Model keyword inputs for the utterances ``index`` (cropped when a generator is given)."""
+    """Model keyword inputs for the utterances ``index`` (training crops when a generator is given)."""
+    arch = ARCHITECTURES[config.model.arch]
     batch = {}
-    if "log_mel" in split.inputs:
-        mels = [split.inputs["log_mel"][i] for i in index]
-        if generator is not None:
-            frames = int(round(config.train.crop_s * FRAMES_PER_S))
-            mels = [_crop(m, frames, generator) for m in mels]
-        batch["log_mel"] = torch.from_numpy(np.stack(mels)).to(device)
-    if "text_embedding" in split.inputs:
-        batch["text"] = torch.from_numpy(np.stack([split.inputs["text_embedding"][i] for i in index])).to(device)
     if "tokens" in split.inputs:
         tokens = model.tokenize([split.inputs["tokens"][i] for i in index])
         batch.update({k: v.to(device) for k, v in tokens.items()})
+    utterances = [{name: np.asarray(values[i]) for name, values in split.inputs.items() if name != "tokens"}
+                  for i in index]
+    if generator is not None and arch.crop == "seconds":
+        frames = int(round(config.train.crop_s * FRAMES_PER_S))
+        utterances = [{**u, "log_mel": _crop(u["log_mel"], frames, generator)} for u in utterances]
+    elif generator is not None and arch.crop == "segment":
+        utterances = [{**u, **_segment({n: u[n] for n in arch.time_axis}, arch.time_axis, model.segment_frames,
+                                       generator)} for u in utterances]
+    for name in utterances[0] if utterances else ():
+        batch.update(_collate(name, [u[name] for u in utterances], arch, device))
     return batch
+
+
+def _collate(name: str, arrays: list, arch, device) -> dict:
+    """Stack one input over a batch; variable-length inputs zero-padded, with their lengths."""
+    tensor_of = lambda a: torch.from_numpy(a if a.dtype.kind in "iu" else a.astype(np.float32, copy=False))  # noqa: E731
+    if name not in arch.lengths:
+        return {name: tensor_of(np.stack(arrays)).to(device)}
+    axis = arch.time_axis.get(name, 0)
+    lengths = [a.shape[axis] for a in arrays]
+    padded = np.stack([_pad_axis(a, axis, max(lengths)) for a in arrays])
+    return {name: tensor_of(padded).to(device), f"{name}_lengths": torch.tensor(lengths, device=device)}
 
 
 # --- model and optimisation ---------------------------------------------------------------------
 def _build_model(config: TrialConfig, classes: list, splits: dict) -> torch.nn.Module:
-    text_dim = None
-    if "text_embedding" in splits["train"].inputs:
-        text_dim = int(np.asarray(splits["train"].inputs["text_embedding"][0]).shape[-1])
-    m = config.model
-    return build(m.arch, n_outputs=len(classes), width=m.width, dropout=m.dropout, pretrained=m.pretrained,
-                 text_dim=text_dim, text_model=m.text_model, max_tokens=m.max_tokens)
+    """The architecture with the config's options and the sizes its features dictate."""
+    arch = ARCHITECTURES[config.model.arch]
+    m, train = config.model, splits["train"]
+    options = {"width": m.width, "dropout": m.dropout, "pretrained": m.pretrained, "text_model": m.text_model,
+               "max_tokens": m.max_tokens, "bottleneck": m.bottleneck,
+               "downsample": m.downsample, "fusion": m.fusion, "acoustic": m.modalities != "text",
+               "text": m.modalities != "audio"}
+    options.update({option: read(np.asarray(train.inputs[name][0])) for option, (name, read) in arch.infer.items()})
+    if "output_range" in arch.options:  # tanh outputs span the labels' scale (IEMOCAP 1-5, MSP-Podcast 1-7)
+        options["output_range"] = (float(np.floor(train.targets.min())), float(np.ceil(train.targets.max()))) \
+            if config.data.task == "dimensional" else None  # classification: raw logits
+    return build(m.arch, n_outputs=len(classes), **options)
 
 
 def _optimiser(model: torch.nn.Module, config: TrialConfig, steps_per_epoch: int):
+    """The configured optimiser (the paper's for the architecture by default) and, for AdamW, the
+    text baseline's linear schedule with warm-up."""
     train = config.train
-    if config.model.arch == "text":
-        # fused: one kernel for all 22M+ parameters, 6x faster than the loop on CPU (also on CUDA)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, eps=1e-6, weight_decay=train.weight_decay,
-                                      fused=True)
-        total = max(1, steps_per_epoch * train.epochs)
-        warmup = max(1, int(round(train.warmup_fraction * total)))
-        schedule = lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))  # noqa: E731
-        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    optimizer = torch.optim.SGD(model.parameters(), lr=train.lr, momentum=train.momentum, nesterov=True,
-                                weight_decay=train.weight_decay)
-    return optimizer, None
+    parameters = model.parameters()
+    if train.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=train.lr, momentum=train.momentum, nesterov=True,
+                               weight_decay=train.weight_decay), None
+    if train.optimizer == "adam":  # Tzirakis' beta2 0.99; Makiuchi uses the defaults (0.999)
+        betas = (0.9, 0.99) if config.model.arch == "wavfusion" else (0.9, 0.999)
+        return torch.optim.Adam(parameters, lr=train.lr, betas=betas, weight_decay=train.weight_decay), None
+    if train.optimizer == "rmsprop":  # Keras' defaults: rho 0.9, epsilon 1e-7
+        return torch.optim.RMSprop(parameters, lr=train.lr, alpha=0.9, eps=1e-7, weight_decay=train.weight_decay), None
+    # fused: one kernel for all 22M+ parameters, 6x faster than the loop on CPU (also on CUDA)
+    optimizer = torch.optim.AdamW(parameters, lr=train.lr, eps=1e-6, weight_decay=train.weight_decay, fused=True)
+    total = max(1, steps_per_epoch * train.epochs)
+    warmup = max(1, int(round(train.warmup_fraction * total)))
+    schedule = lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))  # noqa: E731
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
 
 def _loss(config: TrialConfig, targets: np.ndarray, n_classes: int, device) -> Callable:
@@ -284,7 +355,11 @@ def _train_epoch(model, split: _Split, config: TrialConfig, optimizer, scheduler
         inputs = _batch_inputs(split, index, config, model, device, generator)
         truth = torch.from_numpy(split.targets[index]).to(device)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            loss = loss_fn(model(**inputs), truth)
+            output = model(**inputs)
+            auxiliary = 0.0
+            if isinstance(output, tuple):  # e.g. the reconstruction losses of the cross-representation model
+                output, auxiliary = output
+            loss = loss_fn(output, truth) + auxiliary
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss became {loss.item()} (lr {config.train.lr} too high?)")
         optimizer.zero_grad(set_to_none=True)

@@ -6,6 +6,7 @@ import pytest
 
 from sertext.config import TrialConfig
 from sertext.trial import run_trial
+from tests.fixtures import write_tiny_wav2vec
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +29,30 @@ def test_every_architecture_trains_with_finite_metrics(tiny_demo_root, tmp_path_
     assert test["utt_id"].str.match(r"Ses01[FM]_.*_F\d{3}$").all()  # the test speaker is Ses01F
     assert {"truth", "prediction", "prob_angry", "prob_happy", "prob_neutral", "prob_sad"} <= set(test.columns)
     assert test.filter(like="prob_").sum(axis=1).round(5).eq(1).all()
+
+
+@pytest.mark.parametrize(("arch", "task", "options"), [
+    ("crossrep", "categorical", {"model.bottleneck": 8, "model.downsample": 48}),
+    ("crossrep-mel", "categorical", {"model.bottleneck": 8, "model.downsample": 48}),
+    ("textcnn", "categorical", {}),
+    ("lstmfusion", "dimensional", {"train.loss": "ccc", "train.loss_weights": [0.7, 0.2, 0.1]}),
+    ("lstmfusion", "dimensional", {"data.targets": ["valence"], "train.loss": "ccc", "train.loss_weights": [1.0],
+                                   "model.modalities": "audio"}),
+    ("wavfusion", "dimensional", {"model.fusion": "attention"}),
+    ("wavfusion", "dimensional", {"model.fusion": "concat"}),
+])
+def test_seed_paper_families_train_with_finite_metrics_and_reuse_cached_features(
+        tiny_demo_root, tmp_path_factory, arch, task, options):
+    cache = tmp_path_factory.getbasetemp() / "feature-cache"
+    speech = write_tiny_wav2vec(tmp_path_factory.getbasetemp() / "tiny-wav2vec") if arch == "crossrep" else ""
+    config = _config(tiny_demo_root, cache, **{"model.arch": arch, "data.task": task, "model.speech_model": speech,
+                                               "train.batch_size": 4, "model.width": 0.0625, **options})
+    result = run_trial(config)
+    assert len(result.history) == 2 and all(math.isfinite(v) for v in result.metrics.values())
+    assert ("dev/uar" if task == "categorical" else "dev/ccc") in result.metrics
+    entries = sorted(cache.rglob("*.npy"))
+    assert run_trial(config).metrics == result.metrics  # deterministic, and every feature came from the cache
+    assert sorted(cache.rglob("*.npy")) == entries
 
 
 def test_dimensional_multitask_ccc_and_single_task_mse(tiny_demo_root, tmp_path):
