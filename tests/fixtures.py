@@ -213,3 +213,38 @@ def write_synthetic_sweep(uri, task: str = "categorical"):
                    for k, v in table_metrics(table).items()}
         run.finish(SimpleNamespace(metrics=metrics, best_epoch=0, history=[{}], predictions=splits))
     return experiment, parent
+
+
+# --- helpers for feature and model tests ---
+def wav_table(folder, seconds, **columns) -> pd.DataFrame:
+    """Tones u0.wav, u1.wav, … of the given lengths (seconds) written to ``folder``, and their table
+    (``utt_id``, ``path`` and any extra ``columns``)."""
+    paths = [folder / f"u{i}.wav" for i in range(len(seconds))]
+    for path, length in zip(paths, seconds, strict=True):
+        write_wav(path, seconds=length)
+    return pd.DataFrame({"utt_id": [p.stem for p in paths], "path": [str(p) for p in paths], **columns})
+
+
+class CountingExtractor:
+    """``extractor`` as :func:`sertext.features.extract` sees it, recording the batch size of every
+    ``compute`` call in ``calls`` (pass one list to several wrappers to count across them)."""
+
+    def __init__(self, extractor, calls: list | None = None):
+        self.extractor = extractor
+        self.calls = [] if calls is None else calls
+        self.name, self.batch_size = extractor.name, extractor.batch_size
+
+    def settings(self) -> dict:
+        return self.extractor.settings()
+
+    def content(self, row) -> bytes:
+        return self.extractor.content(row)
+
+    def compute(self, rows, contents):
+        self.calls.append(len(rows))
+        return self.extractor.compute(rows, contents)
+
+
+def count_parameters(model) -> int:
+    """The number of parameters of a torch module."""
+    return sum(p.numel() for p in model.parameters())

@@ -1,17 +1,15 @@
 """AutoVC mel against an independent NumPy + librosa implementation of the public recipe."""
 
-from dataclasses import dataclass
 
 import librosa
 import numpy as np
-import pandas as pd
 import pytest
 import torchaudio
 from scipy import signal
 
 from sertext.features import FeatureCache, extract
 from sertext.features.autovc_mel import AutoVCMelConfig, AutoVCMelExtractor, autovc_frame_count, autovc_mel
-from tests.fixtures import write_wav
+from tests.fixtures import CountingExtractor, wav_table
 
 
 def _reference(audio, sr=16000, n_fft=400, hop=320):
@@ -55,26 +53,14 @@ def test_frame_count_is_one_per_hop_plus_one():
     assert autovc_frame_count(16000, AutoVCMelConfig(hop_length=160)) == 101
 
 
-@dataclass(frozen=True)
-class CountingMel(AutoVCMelExtractor):
-    calls: list = None
-
-    def compute(self, rows, contents):
-        self.calls.append(len(rows))
-        return super().compute(rows, contents)
-
-
 def test_second_extraction_reads_the_cache(tmp_path):
-    paths = []
-    for i in range(3):
-        paths.append(tmp_path / f"u{i}.wav")
-        write_wav(paths[-1], seconds=0.3 + 0.1 * i)
-    table = pd.DataFrame({"utt_id": ["u0", "u1", "u2"], "path": [str(p) for p in paths]})
+    table = wav_table(tmp_path, [0.3, 0.4, 0.5])
     cache, calls = FeatureCache(tmp_path / "cache"), []
-    cold = extract(table, CountingMel(calls=calls), cache, progress=False)
-    warm = extract(table, CountingMel(calls=calls), cache, progress=False)
+    cold = extract(table, CountingExtractor(AutoVCMelExtractor(), calls), cache, progress=False)
+    warm = extract(table, CountingExtractor(AutoVCMelExtractor(), calls), cache, progress=False)
     assert sum(calls) == 3
     assert all(np.array_equal(cold[u], warm[u]) for u in cold)
     assert cold["u2"].shape == (autovc_frame_count(int(0.5 * 16000)), 80)
-    extract(table, CountingMel(calls=calls, config=AutoVCMelConfig(n_mels=40)), cache, progress=False)
+    forty = AutoVCMelExtractor(config=AutoVCMelConfig(n_mels=40))
+    extract(table, CountingExtractor(forty, calls), cache, progress=False)
     assert sum(calls) == 6  # another setting, another key

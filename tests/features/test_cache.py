@@ -2,15 +2,13 @@
 
 import multiprocessing
 import os
-from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from sertext.features import FeatureCache, FeatureCacheError, LogMelConfig, LogMelExtractor, extract
 from sertext.features.cache import entry_key
-from tests.fixtures import write_wav
+from tests.fixtures import CountingExtractor, wav_table, write_wav
 
 
 def test_key_changes_with_every_setting_and_the_content():
@@ -73,34 +71,16 @@ def test_unwritable_cache_is_a_clear_error_and_leaves_nothing(tmp_path):
     assert blocker.read_text() == "a file where a folder should be"
 
 
-@dataclass(frozen=True)
-class CountingLogMel(LogMelExtractor):
-    calls: list = None
-
-    def compute(self, rows, contents):
-        self.calls.append(len(rows))
-        return super().compute(rows, contents)
-
-
-def _table(tmp_path, n=5):
-    paths = []
-    for i in range(n):
-        path = tmp_path / f"u{i}.wav"
-        write_wav(path, seconds=0.2 + 0.1 * i)
-        paths.append(str(path))
-    return pd.DataFrame({"utt_id": [f"u{i}" for i in range(n)], "path": paths, "text": [""] * n})
-
-
 def test_warm_extraction_computes_nothing_and_changed_audio_is_recomputed(tmp_path):
-    table = _table(tmp_path)
+    table = wav_table(tmp_path, [0.2, 0.3, 0.4, 0.5, 0.6], text="")
     cache = FeatureCache(tmp_path / "cache")
     calls = []
-    cold = extract(table, CountingLogMel(calls=calls), cache, progress=False)
+    cold = extract(table, CountingExtractor(LogMelExtractor(), calls), cache, progress=False)
     assert sum(calls) == 5
-    warm = extract(table, CountingLogMel(calls=calls), cache, progress=False)
+    warm = extract(table, CountingExtractor(LogMelExtractor(), calls), cache, progress=False)
     assert sum(calls) == 5
     assert all(np.array_equal(cold[u], warm[u]) for u in cold)
     assert list(warm) == table["utt_id"].tolist()
     write_wav(tmp_path / "u0.wav", seconds=0.9)  # content changed: a new key
-    extract(table, CountingLogMel(calls=calls), cache, progress=False)
+    extract(table, CountingExtractor(LogMelExtractor(), calls), cache, progress=False)
     assert sum(calls) == 6

@@ -1,6 +1,5 @@
 """Frame-level phones: a hand-written .phseg, the demo corpus, missing files, token-only transcripts."""
 
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,7 @@ from sertext.features.phones import (
     missing_phone_alignments,
     phone_id,
 )
-from tests.fixtures import write_wav
+from tests.fixtures import CountingExtractor, write_wav
 
 # Sphinx frames are 10 ms, inclusive: "0 4" is 0-50 ms.  20 ms frames below: [0,20) [20,40) …
 PHSEG = """ SFrm  EFrm    SegAScr Phone
@@ -55,15 +54,6 @@ def _expected_id(phone, position):
     return 6 + 3 * CMU_PHONES.index(phone) + "BIE".index(position)
 
 
-@dataclass(frozen=True)
-class CountingPhones(PhoneExtractor):
-    calls: list = None
-
-    def compute(self, rows, contents):
-        self.calls.append(len(rows))
-        return super().compute(rows, contents)
-
-
 def test_hand_written_alignment(tmp_path):
     table = pd.DataFrame([_utterance(tmp_path, phseg=PHSEG)])
     with pytest.warns(UserWarning, match=r"\+COUGH\+"):
@@ -95,8 +85,8 @@ def test_demo_corpus_phones_match_mel_frames_and_cache_is_reused(tiny_demo_root,
     table = corpus[(corpus.index < 10) | tag_only]
     assert tag_only.any()
     cache, calls = FeatureCache(tmp_path / "c"), []
-    phones = extract(table, CountingPhones(calls=calls), cache, progress=False)
-    again = extract(table, CountingPhones(calls=calls), cache, progress=False)
+    phones = extract(table, CountingExtractor(PhoneExtractor(), calls), cache, progress=False)
+    again = extract(table, CountingExtractor(PhoneExtractor(), calls), cache, progress=False)
     assert sum(calls) == len(table)
     for row in table.itertuples():
         ids = phones[row.utt_id]
@@ -115,7 +105,7 @@ def test_missing_alignment_is_all_unknown_and_warned_every_time(tmp_path):
     cache, calls = FeatureCache(tmp_path / "c"), []
     for _ in range(2):  # cached or not, never silent
         with pytest.warns(MissingAlignmentWarning, match="Ses01F_impro01_F000"):
-            phones = extract(table, CountingPhones(calls=calls), cache, progress=False)
+            phones = extract(table, CountingExtractor(PhoneExtractor(), calls), cache, progress=False)
     assert sum(calls) == 2
     assert phones["Ses01F_impro01_F000"].tolist() == [1] * 26
 
@@ -124,11 +114,11 @@ def test_token_only_transcript_is_constant_and_alignment_changes_invalidate(tmp_
     row = _utterance(tmp_path, "Ses01F_impro01_M001", phseg=None, text="[LAUGHTER]")
     table = pd.DataFrame([row, _utterance(tmp_path)])
     cache, calls = FeatureCache(tmp_path / "c"), []
-    phones = extract(table, CountingPhones(calls=calls), cache, progress=False)
+    phones = extract(table, CountingExtractor(PhoneExtractor(), calls), cache, progress=False)
     assert phones["Ses01F_impro01_M001"].tolist() == [2] * 26
     phseg = tmp_path / "Session1/sentences/ForcedAlignment/Ses01F_impro01/Ses01F_impro01_F000.phseg"
     assert phones["Ses01F_impro01_F000"][10] == _expected_id("AY", "B")
     phseg.write_text(CLEAN_PHSEG.replace("AY(SIL,SIL) s", "EY(SIL,SIL) s"))
-    changed = extract(table, CountingPhones(calls=calls), cache, progress=False)
+    changed = extract(table, CountingExtractor(PhoneExtractor(), calls), cache, progress=False)
     assert sum(calls) == 3  # only the changed alignment is recomputed
     assert changed["Ses01F_impro01_F000"][10] == _expected_id("EY", "B")

@@ -1,14 +1,12 @@
 """pyAudioAnalysis statistics: layout, two features recomputed with numpy, edge cases, cache reuse."""
 
-from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from sertext.features import FeatureCache, extract
 from sertext.features.pyaudio import AcousticStatsExtractor, acoustic_stats, short_term_features
-from tests.fixtures import write_wav
+from tests.fixtures import CountingExtractor, wav_table
 
 WINDOW, HOP = 400, 160  # 25 ms and 10 ms at 16 kHz
 
@@ -53,23 +51,10 @@ def test_silent_and_very_short_audio_give_finite_values(audio):
         assert np.all(stats[34:] == 0)  # a single padded frame has no spread
 
 
-@dataclass(frozen=True)
-class CountingStats(AcousticStatsExtractor):
-    calls: list = None
-
-    def compute(self, rows, contents):
-        self.calls.append(len(rows))
-        return super().compute(rows, contents)
-
-
 def test_extract_caches_and_a_second_run_computes_nothing(tmp_path):
-    paths = []
-    for i in range(3):
-        paths.append(tmp_path / f"u{i}.wav")
-        write_wav(paths[-1], seconds=0.05 + 0.05 * i)
-    table = pd.DataFrame({"utt_id": ["u0", "u1", "u2"], "path": [str(p) for p in paths], "text": ""})
+    table = wav_table(tmp_path, [0.05, 0.1, 0.15], text="")
     cache, calls = FeatureCache(tmp_path / "cache"), []
-    cold = extract(table, CountingStats(calls=calls), cache, progress=False)
-    warm = extract(table, CountingStats(calls=calls), cache, progress=False)
+    cold = extract(table, CountingExtractor(AcousticStatsExtractor(), calls), cache, progress=False)
+    warm = extract(table, CountingExtractor(AcousticStatsExtractor(), calls), cache, progress=False)
     assert calls == [3]
     assert all(cold[u].shape == (68,) and np.array_equal(cold[u], warm[u]) for u in cold)

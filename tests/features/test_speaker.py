@@ -1,6 +1,5 @@
 """Speaker embeddings: Resemblyzer per utterance (checked against the package), means per speaker."""
 
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -10,15 +9,7 @@ import soundfile as sf
 import sertext.data as data
 from sertext.features import FeatureCache, extract
 from sertext.features.speaker import SpeakerEmbeddingExtractor, speaker_embeddings
-
-
-@dataclass(frozen=True)
-class CountingSpeaker(SpeakerEmbeddingExtractor):
-    calls: list = None
-
-    def compute(self, rows, contents):
-        self.calls.append(len(rows))
-        return super().compute(rows, contents)
+from tests.fixtures import CountingExtractor
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # audioread, imported by librosa.load
@@ -26,8 +17,8 @@ def test_demo_embeddings_match_resemblyzer_and_are_cached(tiny_demo_root, tmp_pa
     corpus = data.load_corpus("iemocap", tiny_demo_root)
     table = corpus[corpus.speaker == "Ses01M"].head(2)
     cache, calls = FeatureCache(tmp_path / "c"), []
-    cold = extract(table, CountingSpeaker(calls=calls), cache, progress=False)
-    warm = extract(table, CountingSpeaker(calls=calls), cache, progress=False)
+    cold = extract(table, CountingExtractor(SpeakerEmbeddingExtractor(), calls), cache, progress=False)
+    warm = extract(table, CountingExtractor(SpeakerEmbeddingExtractor(), calls), cache, progress=False)
     assert sum(calls) == len(table)
     from resemblyzer import VoiceEncoder, preprocess_wav
 

@@ -1,6 +1,5 @@
 """Token states with the public code's first/last-position quirk, from the offline MiniLM."""
 
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -10,6 +9,7 @@ import torch
 from sertext.features import FeatureCache, extract
 from sertext.features.text import load_text_model
 from sertext.features.token_states import TokenStatesExtractor
+from tests.fixtures import CountingExtractor
 
 TEXTS = ["Hello there.", "I CAN'T believe you did that to me, it is awful.", "[LAUGHTER]"]
 
@@ -27,23 +27,14 @@ def direct():
     return run
 
 
-@dataclass(frozen=True)
-class CountingTokens(TokenStatesExtractor):
-    calls: list = None
-
-    def compute(self, rows, contents):
-        self.calls.append(len(rows))
-        return super().compute(rows, contents)
-
-
 def _table():
     return pd.DataFrame({"utt_id": [f"u{i}" for i in range(len(TEXTS))], "text": TEXTS})
 
 
 def test_first_and_last_positions_dropped_sep_and_pad_states_kept(tmp_path, direct):
     cache, calls = FeatureCache(tmp_path / "c"), []
-    states = extract(_table(), CountingTokens(calls=calls), cache, progress=False)
-    warm = extract(_table(), CountingTokens(calls=calls), cache, progress=False)
+    states = extract(_table(), CountingExtractor(TokenStatesExtractor(), calls), cache, progress=False)
+    warm = extract(_table(), CountingExtractor(TokenStatesExtractor(), calls), cache, progress=False)
     assert sum(calls) == len(TEXTS)
     for i, text in enumerate(TEXTS):
         ours = states[f"u{i}"]

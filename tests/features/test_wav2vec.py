@@ -1,6 +1,5 @@
 """wav2vec 2.0 states: frame alignment with the AutoVC mel, HF normalisation, cache identity."""
 
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -12,7 +11,7 @@ from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
 from sertext.features import FeatureCache, extract
 from sertext.features.autovc_mel import autovc_mel
 from sertext.features.wav2vec import Wav2Vec2Extractor, conv_geometry, wav2vec_padding
-from tests.fixtures import write_tiny_wav2vec
+from tests.fixtures import CountingExtractor, write_tiny_wav2vec
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +26,6 @@ def _table(folder, lengths):
         paths.append(folder / f"u{i}.wav")
         sf.write(paths[-1], 0.1 * rng.standard_normal(n) + 0.05, 16000, subtype="PCM_16")
     return pd.DataFrame({"utt_id": [f"u{i}" for i in range(len(lengths))], "path": [str(p) for p in paths]})
-
-
-@dataclass(frozen=True)
-class CountingWav2Vec2(Wav2Vec2Extractor):
-    calls: list = None
-
-    def compute(self, rows, contents):
-        self.calls.append(len(rows))
-        return super().compute(rows, contents)
 
 
 def test_padding_rule():
@@ -63,11 +53,11 @@ def test_frames_equal_mel_frames_and_states_match_hugging_face(tmp_path, tiny_mo
 def test_second_extraction_reads_the_cache_and_the_model_is_part_of_the_key(tmp_path, tiny_model):
     table = _table(tmp_path, [4000, 5000])
     cache, calls = FeatureCache(tmp_path / "c"), []
-    cold = extract(table, CountingWav2Vec2(tiny_model, device="cpu", calls=calls), cache, progress=False)
-    warm = extract(table, CountingWav2Vec2(tiny_model, device="cpu", calls=calls), cache, progress=False)
+    cold = extract(table, CountingExtractor(Wav2Vec2Extractor(tiny_model, device="cpu"), calls), cache, progress=False)
+    warm = extract(table, CountingExtractor(Wav2Vec2Extractor(tiny_model, device="cpu"), calls), cache, progress=False)
     assert sum(calls) == 2 and all(np.array_equal(cold[u], warm[u]) for u in cold)
     other = write_tiny_wav2vec(tmp_path / "other", hidden_size=48)
-    extract(table, CountingWav2Vec2(other, device="cpu", calls=calls), cache, progress=False)
+    extract(table, CountingExtractor(Wav2Vec2Extractor(other, device="cpu"), calls), cache, progress=False)
     assert sum(calls) == 4
     assert Wav2Vec2Extractor(other).settings()["config_sha256"] != Wav2Vec2Extractor(tiny_model).settings()[
         "config_sha256"]

@@ -1,6 +1,5 @@
 """Word vectors: transcript words, vector files, transformer token tables, the cached sequence extractor."""
 
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,6 +17,7 @@ from sertext.features.words import (
     load_word_vectors,
     transcript_words,
 )
+from tests.fixtures import CountingExtractor
 
 GLOVE = "the 0.1 0.2 0.3\nHello 1 2 3\nhello 4 5 6\nWorld 7 8 9\nworld 0 0 1\ndon't -1 -2 -3\nat home 5 5 5\n"
 
@@ -91,28 +91,19 @@ def test_transformer_word_vector_is_the_mean_of_its_word_piece_rows():
     np.testing.assert_allclose(got[1], table[tokenizer.convert_tokens_to_ids("the")], rtol=1e-6)
 
 
-@dataclass(frozen=True)
-class CountingWords(WordSequenceExtractor):
-    calls: list = None
-
-    def compute(self, rows, contents):
-        self.calls.append(len(rows))
-        return super().compute(rows, contents)
-
-
 def test_sequences_keep_their_length_and_are_cached(tmp_path):
     source = str(_write(tmp_path / "glove.txt", GLOVE))
     texts = ["Hello, world!", "[LAUGHTER]", "", "the " * 10 + "hello"]
     table = pd.DataFrame({"utt_id": ["a", "b", "c", "d"], "text": texts})
     cache, calls = FeatureCache(tmp_path / "cache"), []
-    cold = extract(table, CountingWords(source, max_words=4, calls=calls), cache, progress=False)
+    cold = extract(table, CountingExtractor(WordSequenceExtractor(source, max_words=4), calls), cache, progress=False)
     np.testing.assert_array_equal(cold["a"], [[4, 5, 6], [0, 0, 1]])
     for empty in ("b", "c"):  # no words: one zero row
         np.testing.assert_array_equal(cold[empty], np.zeros((1, 3)))
     assert cold["d"].shape == (4, 3)
-    warm = extract(table, CountingWords(source, max_words=4, calls=calls), cache, progress=False)
+    warm = extract(table, CountingExtractor(WordSequenceExtractor(source, max_words=4), calls), cache, progress=False)
     assert calls == [4] and all(np.array_equal(cold[u], warm[u]) for u in cold)
-    extract(table, CountingWords(source, max_words=5, calls=calls), cache, progress=False)
+    extract(table, CountingExtractor(WordSequenceExtractor(source, max_words=5), calls), cache, progress=False)
     assert calls == [4, 4]  # another max_words is another cache key
 
 

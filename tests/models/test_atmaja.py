@@ -5,19 +5,7 @@ import torch
 
 from sertext.losses import ccc_loss
 from sertext.models.atmaja import INPUTS, AtmajaModel
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These small LSTMs run faster on one thread on a shared 2-core machine; restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _count(model):
-    return sum(p.numel() for p in model.parameters())
+from tests.fixtures import count_parameters
 
 
 def _lstm(inputs, units):
@@ -41,9 +29,9 @@ def _text_branch(d):
 def test_parameter_count_at_the_papers_settings():
     fusion = _dense(128, 64) + _dense(64, 32)
     expected = _acoustic_branch(68) + _text_branch(300) + fusion + _dense(32, 3)
-    assert _count(AtmajaModel(3)) == expected == 2_761_291
-    assert _count(AtmajaModel(3, text=False)) == _acoustic_branch(68) + _dense(64, 3)
-    assert _count(AtmajaModel(3, acoustic=False, word_dim=768, text_units=300)) == (
+    assert count_parameters(AtmajaModel(3)) == expected == 2_761_291
+    assert count_parameters(AtmajaModel(3, text=False)) == _acoustic_branch(68) + _dense(64, 3)
+    assert count_parameters(AtmajaModel(3, acoustic=False, word_dim=768, text_units=300)) == (
         _lstm(768, 300) + _lstm(300, 256) + _lstm(256, 256) + _dense(256, 64) + _dense(64, 3))
 
 

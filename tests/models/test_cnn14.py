@@ -5,24 +5,21 @@ import torch
 
 from sertext.models import build
 from sertext.models.cnn14 import CNN14
-
-
-def _count(model):
-    return sum(p.numel() for p in model.parameters())
+from tests.fixtures import count_parameters
 
 
 def test_parameter_count_matches_panns():
     model = build("cnn14", n_outputs=4)
-    assert _count(model) == 79_681_988
+    assert count_parameters(model) == 79_681_988
     assert sum(p.numel() for n, p in model.named_parameters() if not n.startswith("out.")) == 79_673_792
 
 
 def test_fusion_models_add_only_their_projections():
     text_dim = 768
     cnn, sf, mf = (build(a, n_outputs=4, text_dim=text_dim) for a in ("cnn14", "sfcnn14", "mfcnn14"))
-    assert _count(sf) - _count(cnn) == text_dim * 2048 + 2048
+    assert count_parameters(sf) - count_parameters(cnn) == text_dim * 2048 + 2048
     channels = (64, 128, 256, 512, 1024, 2048)
-    assert _count(mf) - _count(cnn) == sum(text_dim * c + c for c in channels)
+    assert count_parameters(mf) - count_parameters(cnn) == sum(text_dim * c + c for c in channels)
 
 
 @pytest.mark.parametrize("frames", [37, 100, 501])

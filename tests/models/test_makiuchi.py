@@ -6,22 +6,10 @@ import torch
 from torch.nn import functional as F
 
 from sertext.models.makiuchi import INPUTS, MEL_INPUTS, CrossRepresentationModel, TextCNN
+from tests.fixtures import count_parameters
 
 TINY = dict(width=1 / 32, n_layers=3, feature_dim=12, speaker_dim=8)  # fast stand-in for the paper's widths
 SEGMENT = 96
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread; extra threads only contend for the shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _count(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 def _conv(n_in, n_out, kernel):
@@ -67,7 +55,7 @@ def _speech_model_count(*, encoder_in, encoder_channels, d, f, layer_weights, n_
 def test_parameter_counts_follow_the_layer_list(options, expected_codes, expected):
     with torch.device("meta"):
         model = CrossRepresentationModel(4, **options)
-    assert _count(model) == expected
+    assert count_parameters(model) == expected
     assert model.n_code_dims == expected_codes
 
 
@@ -215,7 +203,7 @@ def test_text_cnn_keeps_one_pooled_window():
     assert model(torch.randn(2, 122, 1024)).shape == (2, 4)
     assert lengths == [124, 126, 121, 120, 1]
     expected = _conv(1024, 256, 1) + _conv(256, 256, 1) + _conv(256, 128, 8) + _conv(128, 64, 4) + _linear(64, 4)
-    assert _count(model) == expected == 623_556
+    assert count_parameters(model) == expected == 623_556
 
 
 def test_text_cnn_outputs_sigmoids_by_default():

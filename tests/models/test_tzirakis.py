@@ -7,10 +7,7 @@ import pytest
 import torch
 
 from sertext.models.tzirakis import INPUTS, PeepholeLSTM, TzirakisModel
-
-
-def _count(model):
-    return sum(p.numel() for p in model.parameters())
+from tests.fixtures import count_parameters
 
 
 def _inputs(lengths, *, frame_samples=250, word_dim=8, n_frames=None, seed=0):
@@ -132,7 +129,7 @@ def _paper_parameter_count(fusion: str, *, frame_samples=4410, word_dim=100, n_o
 @pytest.mark.parametrize(("fusion", "documented"), [("attention", 7_211_559), ("concat", 6_684_196)])
 def test_parameter_count_at_the_papers_settings(fusion, documented):
     model = TzirakisModel(3, fusion=fusion, frame_samples=4410, word_dim=100)
-    assert _count(model) == _paper_parameter_count(fusion) == documented  # the count in the module docstring
+    assert count_parameters(model) == _paper_parameter_count(fusion) == documented  # the count in the module docstring
 
 
 def test_gradients_are_finite_and_reach_every_layer():
