@@ -29,14 +29,15 @@ KEYS = ["arch", "variant", "fold", "seed"]
 
 def collect_runs(tracking_uri: str, experiment_id: str, parent_run_id: str) -> pd.DataFrame:
     """The sweep's child runs, one row each: ``run_id``, ``arch``, ``variant``, ``fold``, ``seed``,
-    ``status`` and the final dev/test/cross metrics MLflow holds."""
+    ``status`` and the final dev/test/cross metrics (and probes, ``probe/…``) MLflow holds."""
     rows = []
     for run in tracking.child_runs(tracking_uri, experiment_id, parent_run_id):
         tags = run.data.tags
         rows.append({"run_id": run.info.run_id, "arch": tags.get("arch"), "variant": tags.get("variant", "-"),
                      "fold": tags.get("fold"), "seed": int(tags["seed"]) if "seed" in tags else None,
                      "status": run.info.status,
-                     **{k: v for k, v in run.data.metrics.items() if k.startswith(("dev/", "test/", "cross/"))}})
+                     **{k: v for k, v in run.data.metrics.items()
+                        if k.startswith(("dev/", "test/", "cross/", "probe/"))}})
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", *KEYS, "status"])
 
 
@@ -100,7 +101,7 @@ def significance(per_seed: pd.DataFrame, metric: str, *, audio: str = "cnn14", t
     for (arch, variant), group in per_seed.groupby(["arch", "variant"], sort=False):
         row = {"arch": arch, "variant": variant, "marker": ""}
         for baseline, column, symbol in ((audio, "p_vs_audio", "*"), (text, "p_vs_text", "†")):
-            other = per_seed[(per_seed["arch"] == baseline) & (per_seed["variant"] == variant)][metric]
+            other = _baseline_rows(per_seed, baseline, variant)[metric]
             p = np.nan
             if arch != baseline and len(other) >= 2 and len(group) >= 2:
                 p = stats.ttest_independent(group[metric], other).p_value
@@ -109,6 +110,13 @@ def significance(per_seed: pd.DataFrame, metric: str, *, audio: str = "cnn14", t
                 row["marker"] += stats.marker(p, symbol, alpha=alpha)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _baseline_rows(frame: pd.DataFrame, baseline: str, variant: str) -> pd.DataFrame:
+    """The baseline's rows of ``variant``, or of no variant (``-``) when the variants left it alone."""
+    rows = frame[frame["arch"] == baseline]
+    same = rows[rows["variant"] == variant]
+    return same if len(same) else rows[rows["variant"] == "-"]
 
 
 def per_fold_metrics(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -128,9 +136,11 @@ def paired_tests(per_fold: pd.DataFrame, metric: str, comparisons: list[tuple[st
     """
     rows = []
     for model, baseline in comparisons:
-        pairs = pd.merge(per_fold[per_fold["arch"] == model], per_fold[per_fold["arch"] == baseline],
-                         on=["variant", "fold", "seed"], suffixes=("", "_baseline")).dropna(
-            subset=[metric, f"{metric}_baseline"])
+        pairs = pd.concat([pd.merge(rows, _baseline_rows(per_fold, baseline, variant), on=["fold", "seed"],
+                                    suffixes=("", "_baseline"))
+                           for variant, rows in per_fold[per_fold["arch"] == model].groupby("variant", sort=False)]
+                          or [pd.DataFrame(columns=[metric, f"{metric}_baseline"])])
+        pairs = pairs.dropna(subset=[metric, f"{metric}_baseline"])
         a, b = pairs[metric].to_numpy(), pairs[f"{metric}_baseline"].to_numpy()
         row = {"model": model, "baseline": baseline, "n": len(pairs), "mean_difference": np.nan,
                "ci_low": np.nan, "ci_high": np.nan, "cohens_d": np.nan, "p": np.nan}
@@ -237,6 +247,19 @@ def class_f1(predictions: pd.DataFrame, column: str | None = None) -> pd.DataFra
     return summary.reset_index().fillna({"f1_std": 0.0})
 
 
+def probe_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (arch, variant): mean and std over all finished runs (folds × seeds) of each ``probe/…``
+    metric a trial logged, e.g. ``probe/speaker_uar`` (how well a classifier recovers the speaker
+    from a model's learned codes, the cross-representation paper's Table 3), with the run count."""
+    columns = [c for c in runs.columns if c.startswith("probe/")]
+    finished = runs[runs["status"] == "FINISHED"].dropna(subset=columns, how="all")
+    if not columns or finished.empty:
+        return pd.DataFrame()
+    grouped = finished.groupby(["arch", "variant"], sort=False)[columns]
+    summary = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).fillna(0.0).add_suffix("_std"))
+    return summary.join(grouped.size().rename("runs")).reset_index()
+
+
 def best_trials(runs: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, int]:
     """Per (arch, variant, fold, seed) cell, the FINISHED run with the highest ``metric``.
 
@@ -265,6 +288,8 @@ class SweepTables:
     task: str  # "categorical" or "dimensional"
     pooled: bool
     metrics: list[str]  # the first is what significance is tested on
+    audio: str  # the audio and text baselines of the markers and the fusion
+    text: str
     summary: pd.DataFrame  # seed_summary, with the fusion rows
     significance: pd.DataFrame
     paired: pd.DataFrame
@@ -280,22 +305,27 @@ class SweepTables:
     cross_summary: pd.DataFrame = field(default_factory=pd.DataFrame)  # seed_summary on the other corpus
     cross_significance: pd.DataFrame = field(default_factory=pd.DataFrame)
     selection: str = ""  # how a search's runs were reduced to one per trial cell, if they were
+    probes: pd.DataFrame = field(default_factory=pd.DataFrame)  # probe_summary: e.g. speaker ID from codes
 
 
-def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, audio: str = "cnn14",
-                    text: str = "text", rng: np.random.Generator | None = None) -> SweepTables:
+def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, audio: str | None = None,
+                    text: str | None = None, rng: np.random.Generator | None = None) -> SweepTables:
     """Aggregate the latest launch of a sweep from MLflow alone: its runs and stored predictions.
 
     Adds late fusion (``LF``) and dev-weighted fusion (``LF-weighted``) rows when the sweep has
-    both the audio and the text model.  The grid used to list missing trials is the one the runs
-    span (every arch × variant × fold × seed seen).  A search sweep keeps the best run per cell on
+    both the audio and the text model: ``audio`` and ``text`` (default: the sweep's
+    ``audio_baseline`` and ``text_baseline``, else ``cnn14`` and ``text``) are also the baselines of
+    the significance markers.  The grid used to list missing trials is the one the runs
+    span (every arch × its variants × fold × seed seen).  A search sweep keeps the best run per cell on
     the sweep's dev metric (:func:`best_trials`).  Cross-corpus predictions, when the trials made
     them, are scored per fold model and averaged over folds (each fold's model sees the whole
     other corpus), as the multistage-conditioning paper does.
     """
     experiment_id, parent = tracking.latest_sweep_run(tracking_uri, experiment)
     runs = collect_runs(tracking_uri, experiment_id, parent)
-    select_by = tracking.run_params(tracking_uri, parent).get("metric", "dev/uar")
+    params = tracking.run_params(tracking_uri, parent)
+    select_by = params.get("metric", "dev/uar")
+    audio, text = audio or params.get("audio_baseline", "cnn14"), text or params.get("text_baseline", "text")
     runs, set_aside = best_trials(runs, select_by)
     dev = collect_predictions(tracking_uri, runs, "dev")
     test, weights = _with_fusion(dev, collect_predictions(tracking_uri, runs, "test"), audio, text)
@@ -306,16 +336,18 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
                    if arch not in (audio, text) and baseline in set(per_seed["arch"])]
     tables = SweepTables(
         experiment=experiment, parent_run_id=parent, task=task, pooled=pooled, metrics=metrics,
-        summary=seed_summary(per_seed, metrics),
+        audio=audio, text=text, summary=seed_summary(per_seed, metrics),
         significance=significance(per_seed, metrics[0], audio=audio, text=text),
         paired=paired_tests(per_fold_metrics(test), metrics[0], comparisons, rng=rng or np.random.default_rng(0)),
-        missing=missing_trials(runs, *(sorted(runs[k].dropna().unique()) for k in ("arch", "fold", "seed")),
-                               variants=sorted(runs["variant"].dropna().unique())),
+        missing=pd.concat([missing_trials(runs, [arch], *(sorted(runs[k].dropna().unique()) for k in ("fold", "seed")),
+                                          variants=sorted(group["variant"].dropna().unique()))
+                           for arch, group in runs.groupby("arch", sort=False)], ignore_index=True),
         weights=weights, per_seed=per_seed, best_seed_predictions=_best_seeds(test, per_seed, metrics[0]),
         strata={c: stratified_summary(test, c, metrics[:1]) for c in ("mode", "dialogue_act")
                 if c in test.columns and test[c].nunique() > 1},
         selection=(f"{set_aside} finished runs set aside: the search ran several per (model, fold, seed); "
                    f"each cell keeps its run with the best {select_by}." if set_aside else ""))
+    tables.probes = probe_summary(runs)
     if task == "categorical":
         tables.class_f1 = {"all": class_f1(test), **({"mode": class_f1(test, "mode")} if "mode" in tables.strata
                                                       else {})}

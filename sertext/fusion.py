@@ -161,11 +161,14 @@ def _aligned(audio: pd.DataFrame, text: pd.DataFrame) -> tuple[pd.DataFrame, pd.
 def run_pairs(dev: pd.DataFrame, test: pd.DataFrame, audio: str, text: str):
     """For every (variant, fold, seed) with finished audio and text runs: the key and the four
     prediction tables ``dev_audio, dev_text, test_audio, test_text`` (a pair missing a run is
-    skipped; aggregation lists it as missing)."""
+    skipped; aggregation lists it as missing).  A text model run without variants (``-``) pairs
+    with every variant of the audio model."""
     keys = ["variant", "fold", "seed"]
+    text_variants = set(test.loc[test["arch"] == text, "variant"])
     for key, test_audio in test[test["arch"] == audio].groupby(keys, sort=False):
-        tables = [_part(dev, audio, key, keys), _part(dev, text, key, keys),
-                  test_audio.drop(columns=["arch", *keys]), _part(test, text, key, keys)]
+        text_key = key if key[0] in text_variants else ("-", *key[1:])  # a text model the variants leave alone
+        tables = [_part(dev, audio, key, keys), _part(dev, text, text_key, keys),
+                  test_audio.drop(columns=["arch", *keys]), _part(test, text, text_key, keys)]
         if not any(table.empty for table in tables):
             yield dict(zip(keys, key, strict=True)), *tables
 

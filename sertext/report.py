@@ -19,8 +19,10 @@ import pandas as pd
 from sertext.data.iemocap import DIALOGUE_ACTS
 from sertext.metrics import confusion
 
-NAMES = {"cnn14": "CNN14", "text": "Text", "sfcnn14": "SFCNN14", "mfcnn14": "MFCNN14", "LF": "LF",
-         "LF-weighted": "LF (dev-weighted)"}
+NAMES = {"cnn14": "CNN14", "text": "Text", "sfcnn14": "SFCNN14", "mfcnn14": "MFCNN14",
+         "crossrep": "Cross-representation (speech)", "crossrep-mel": "Cross-representation (mel input)",
+         "textcnn": "Text CNN", "lstmfusion": "LSTM fusion", "wavfusion": "Waveform + words",
+         "LF": "LF", "LF-weighted": "LF (dev-weighted)"}
 METRIC_NAMES = {"uar": "UAR", "wa": "WA", "f1_macro": "F1 (macro)", "ccc": "CCC (mean)"}
 
 
@@ -80,17 +82,19 @@ def _blocks(tables, out: Path) -> list[tuple]:
     """The report as a list of blocks: ("h1"|"h2"|"p", text), ("table", frame, csv name) or
     ("figure", png name, caption)."""
     primary = metric_name(tables.metrics[0])
+    audio, text = NAMES.get(tables.audio, tables.audio), NAMES.get(tables.text, tables.text)
     over = ("the pooled test predictions of all folds (every utterance predicted once)" if tables.pooled
             else "each fold's test predictions, then averaged over folds")
     blocks = [("h1", f"Sweep {tables.experiment}"),
               ("p", f"Parent run `{tables.parent_run_id}`. Metrics are computed per seed over {over}, then "
-                    f"mean (std) over seeds. `*` differs from CNN14 (audio), `†` from the text model "
+                    f"mean (std) over seeds. `*` differs from {audio} (audio), `†` from {text} (text) "
                     f"(two-sided independent t-test over seeds on {primary}, p < 0.05). LF averages the audio "
                     f"and text posteriors; LF (dev-weighted) uses weights chosen on each fold's dev set."),
               *([("p", tables.selection)] if tables.selection else []),
               ("h2", "Results"), ("table", results_table(tables), "results"),
               ("figure", _bar_figure(tables, out), f"{primary} per model: mean and std over seeds")]
-    p_values = _by_model(tables.significance).rename(columns={"p_vs_audio": "p vs CNN14", "p_vs_text": "p vs text"})
+    p_values = _by_model(tables.significance).rename(columns={"p_vs_audio": f"p vs {audio}",
+                                                               "p_vs_text": f"p vs {text}"})
     blocks += [("h2", "p-values of the t-tests over seeds"),
                ("table", _plain(p_values.drop(columns="arch")), "p_values")]
     if len(tables.paired):
@@ -102,10 +106,11 @@ def _blocks(tables, out: Path) -> list[tuple]:
                    ("table", paired, "paired_tests")]
     if len(tables.weights):
         blocks += _weight_blocks(tables.weights)
+    blocks += _probe_blocks(tables)
     if tables.task == "categorical" and tables.best_seed_predictions:
         blocks += [("h2", "Confusion matrices (best seed per model)"),
                    ("figure", _confusion_figure(tables, out),
-                    "Row percentages; for other models, the change against CNN14 in percentage points")]
+                    f"Row percentages; for other models, the change against {audio} in percentage points")]
     if len(tables.cross_summary):
         blocks += [("h2", "Cross-corpus evaluation"),
                    ("p", "Every fold's model tested on the whole other corpus (the trials' data.cross_corpus); "
@@ -130,6 +135,24 @@ def _weight_blocks(weights: pd.DataFrame) -> list[tuple]:
             f"{weights['oracle_score'].mean():.3f} on average.")
     return [("h2", "Fusion weights"), ("p", text),
             ("table", _plain(weights.sort_values(["variant", "seed", "fold"])), "fusion_weights")]
+
+
+def _probe_blocks(tables) -> list[tuple]:
+    """Probes of what a model's learned codes hold (the cross-representation paper's Table 3: a
+    speaker classifier on the bottleneck codes; less speaker information = better disentangled)."""
+    if tables.probes.empty:
+        return []
+    probes = _by_model(tables.probes)
+    table = probes[["model", "variant", "runs"]].copy()
+    for column in [c[:-len("_mean")] for c in probes.columns if c.endswith("_mean")]:
+        table[column.removeprefix("probe/").replace("_", " ")] = [
+            f"{m:.3f} ({s:.3f})" if column != "probe/speakers" else f"{m:.0f}"
+            for m, s in zip(probes[f"{column}_mean"], probes[f"{column}_std"], strict=True)]
+    text = ("A logistic-regression speaker classifier on each trained model's bottleneck codes (one 96-frame "
+            "segment per utterance, 80 % of every training speaker's utterances to fit, 20 % to score); "
+            "mean (std) over folds and seeds. Chance UAR is 1 / speakers.")
+    return [("h2", "Speaker identification from the learned codes"), ("p", text),
+            ("table", _plain(table), "speaker_probe")]
 
 
 STRATA_TITLES = {"mode": "Scripted vs improvised", "dialogue_act": "Dialogue acts"}
@@ -262,13 +285,13 @@ def _confusion_figure(tables, out: Path) -> str:
     figure, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 3.3 * rows), dpi=110, squeeze=False)
     for axis in axes.flat[len(shares):]:
         axis.axis("off")
-    baseline = shares.get("cnn14")
+    baseline = shares.get(tables.audio)
     for axis, (arch, share) in zip(axes.flat, shares.items(), strict=False):
         axis.imshow(share, cmap="Blues", vmin=0, vmax=100)
         for i in range(len(labels)):
             for j in range(len(labels)):
                 note = f"{share[i, j]:.0f}%"
-                if baseline is not None and arch != "cnn14":
+                if baseline is not None and arch != tables.audio:
                     note += f"\n{share[i, j] - baseline[i, j]:+.0f}"
                 axis.text(j, i, note, ha="center", va="center", fontsize=7,
                           color="white" if share[i, j] > 60 else "black")

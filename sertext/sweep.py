@@ -44,7 +44,6 @@ from sertext.data import four_class, load_corpus, make_folds
 from sertext.data.demo import default_demo_dir, write_demo_corpus, write_demo_msp_podcast
 from sertext.features import FeatureCache, extract
 from sertext.models import ARCHITECTURES
-from sertext.trial import feature_extractors
 
 PARENT_RUN_FILE = "sertext_parent_run.json"
 RUN_ID_FILE = "mlflow_run_id.txt"
@@ -62,6 +61,10 @@ class SweepConfig:
         per_arch: values for one architecture only, ``{"text": {"train.epochs": 2}}``.
         variants: a grid axis whose values are whole settings, for combinations a plain grid
             cannot express: ``({"data.targets": ["valence"], "train.loss": "mse"}, …)``.
+        variant_archs: the architectures the variants apply to (empty: all); the others train once,
+            without variants (e.g. the text model of a bottleneck-size sweep).
+        audio_baseline, text_baseline: the report's baselines (markers ``*`` and ``†``) and the
+            pair it fuses (LF, LF-weighted).
         search: Optuna space, ``{"train.lr": ("loguniform", 1e-3, 1e-1)}`` (``uniform``,
             ``loguniform``, ``choice``); then ``num_samples`` trials per (arch, fold, seed).
         metric: what the search optimises (maximised).
@@ -89,6 +92,9 @@ class SweepConfig:
     fixed: dict = field(default_factory=dict)
     per_arch: dict = field(default_factory=dict)
     variants: tuple = ()
+    variant_archs: tuple = ()
+    audio_baseline: str = "cnn14"
+    text_baseline: str = "text"
     search: dict = field(default_factory=dict)
     num_samples: int = 1
     metric: str = "dev/uar"
@@ -109,14 +115,24 @@ class SweepConfig:
         unknown = set(self.archs) - set(ARCHITECTURES)
         if unknown:
             raise ValueError(f"unknown architecture(s) {sorted(unknown)}; expected {sorted(ARCHITECTURES)}")
+        if set(self.variant_archs) - set(self.archs):
+            raise ValueError(f"variant_archs {sorted(set(self.variant_archs) - set(self.archs))} are not in archs")
         if not self.demo and not self.root:
             raise ValueError("give the corpus root (--corpus-root) or use the demo corpus (--demo)")
         # Validate every trial key now, not in the middle of the sweep.
         probe = {**self._base(), **{k: v[0] for k, v in self.grid.items()}, **self.fixed}
         probe.update({k: _search_probe(spec) for k, spec in self.search.items()})
-        for arch, variant in itertools.product(self.archs, self.variants or ({},)):
+        for arch, variant in self.arch_variants():
             TrialConfig.from_dict({**probe, **variant, **self.per_arch.get(arch, {}), "model.arch": arch,
                                    "data.fold": "probe", "train.seed": self.seeds[0]})
+
+    def arch_variants(self) -> list[tuple[str, dict]]:
+        """Every (architecture, variant) the sweep trains (``{}``: no variant)."""
+        return [(arch, variant) for arch in self.archs
+                for variant in (self.variants if self._varied(arch) else ()) or ({},)]
+
+    def _varied(self, arch: str) -> bool:
+        return bool(self.variants) and (not self.variant_archs or arch in self.variant_archs)
 
     def _base(self) -> dict:
         return {"data.corpus": self.corpus, "data.protocol": self.protocol, "data.task": self.task}
@@ -220,8 +236,10 @@ def _fold_names(sweep: SweepConfig, root: str) -> list[str]:
 def _precompute_features(sweep: SweepConfig, base: dict) -> None:
     """Extract every cached feature the sweep's trials read, once, before trials start (trials
     then only load them; two trials never compute the same feature at once)."""
+    from sertext.trial import feature_extractors
+
     extractors = {}
-    for arch, variant in itertools.product(sweep.archs, sweep.variants or ({},)):
+    for arch, variant in sweep.arch_variants():
         config = TrialConfig.from_dict({**base, **variant, **sweep.per_arch.get(arch, {}), "model.arch": arch})
         for extractor in feature_extractors(config).values():
             extractors[(extractor.name, json.dumps(extractor.settings(), sort_keys=True, default=str))] = extractor
@@ -291,17 +309,24 @@ def _search_probe(spec):
 
 
 def _tuner_specs(sweep: SweepConfig, base: dict, folds: tuple):
-    """``(tune name, param space, searcher)`` per Tune run: one grid run, or with an Optuna
-    search one run per (arch, fold, seed), since Optuna cannot take grid axes."""
+    """``(tune name, param space, searcher)`` per Tune run: one grid run (two when the variants
+    apply to some architectures only), or with an Optuna search one run per (arch, fold, seed),
+    since Optuna cannot take grid axes."""
     from ray import tune
 
     if not sweep.search:
-        space = {**base, "model.arch": tune.grid_search(list(sweep.archs)),
-                 "data.fold": tune.grid_search(list(folds)), "train.seed": tune.grid_search(list(sweep.seeds)),
-                 **{k: tune.grid_search([_hashable(v) for v in values]) for k, values in sweep.grid.items()}}
-        if sweep.variants:
-            space["variant"] = tune.grid_search([dict(v) for v in sweep.variants])
-        yield sweep.name, space, None
+        varied = [arch for arch in sweep.archs if sweep._varied(arch)]
+        plain = [arch for arch in sweep.archs if arch not in varied]
+        for archs, name, variants in ((varied, sweep.name, sweep.variants),
+                                      (plain, f"{sweep.name}/unvaried" if varied else sweep.name, ())):
+            if not archs:
+                continue
+            space = {**base, "model.arch": tune.grid_search(archs),
+                     "data.fold": tune.grid_search(list(folds)), "train.seed": tune.grid_search(list(sweep.seeds)),
+                     **{k: tune.grid_search([_hashable(v) for v in values]) for k, values in sweep.grid.items()}}
+            if variants:
+                space["variant"] = tune.grid_search([dict(v) for v in variants])
+            yield name, space, None
         return
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch

@@ -120,6 +120,8 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
             outputs = _predict(model, splits[split], config, device)
         scores, predictions[split] = _score(outputs, splits[split], config, classes)
         results.update({f"{split}/{k}": v for k, v in scores.items()})
+    if hasattr(model, "codes"):
+        results.update(_speaker_probe(model, [splits["train"], splits["dev"]], config, device))
     return TrialResult(results, predictions, state["best_epoch"], state["history"], config)
 
 
@@ -426,6 +428,43 @@ def _score(outputs: np.ndarray, split: _Split, config: TrialConfig, classes: lis
         for i, target in enumerate(classes):
             table[target], table[f"pred_{target}"] = split.targets[:, i], outputs[:, i]
     return M.table_metrics(table), pd.concat([table, split.strata], axis=1)
+
+
+@torch.no_grad()
+def _speaker_probe(model, splits: list, config: TrialConfig, device) -> dict:
+    """How much speaker identity a model's bottleneck codes keep (the cross-representation paper's
+    Table 3): a logistic-regression speaker classifier fit on the codes of 80 % of every training
+    speaker's utterances and scored (UAR) on the other 20 %.  The codes are those of each
+    utterance's central segment.  The paper trains a 4-layer MLP per fold; a linear probe is the
+    lighter, standard measure of what the codes hold linearly."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    model.eval()
+    arch = ARCHITECTURES[config.model.arch]
+    codes, speakers = [], []
+    for split in splits:
+        for i, speaker in enumerate(split.strata["speaker"]):
+            utterance = {name: np.asarray(split.inputs[name][i]) for name in arch.time_axis}
+            length = min(a.shape[arch.time_axis[n]] for n, a in utterance.items())
+            start = max(0, (length - model.segment_frames) // 2)
+            segment = {n: _pad_axis(np.take(a, range(start, min(start + model.segment_frames, length)),
+                                            axis=arch.time_axis[n]), arch.time_axis[n], model.segment_frames)
+                       for n, a in utterance.items() if n in arch.lengths}
+            inputs = {n: torch.from_numpy(a.astype(np.float32))[None].to(device) for n, a in segment.items()}
+            inputs["speaker"] = torch.from_numpy(np.asarray(split.inputs["speaker"][i], np.float32))[None].to(device)
+            codes.append(model.codes(**inputs)[0].float().cpu().numpy())
+            speakers.append(str(speaker))
+    codes, speakers = np.stack(codes), np.array(speakers)
+    held_out = np.zeros(len(speakers), bool)
+    rng = np.random.default_rng(config.train.seed)
+    for speaker in np.unique(speakers):
+        members = np.flatnonzero(speakers == speaker)
+        held_out[rng.choice(members, size=max(1, int(round(0.2 * len(members)))), replace=False)] = True
+    scaler = StandardScaler().fit(codes[~held_out])
+    probe = LogisticRegression(max_iter=2000).fit(scaler.transform(codes[~held_out]), speakers[~held_out])
+    predicted = probe.predict(scaler.transform(codes[held_out]))
+    return {"probe/speaker_uar": M.uar(speakers[held_out], predicted), "probe/speakers": float(len(set(speakers)))}
 
 
 def _selection_score(scores: dict, config: TrialConfig) -> float:

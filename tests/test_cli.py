@@ -51,6 +51,15 @@ def test_demo_corpus_command_end_to_end(tmp_path):
     assert "60 utterances, 10 speakers" in check.stdout
 
 
+def test_features_for_an_architecture_fill_the_cache(iemocap_root, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    assert main(["features", "iemocap", str(iemocap_root), "--arch", "lstmfusion", "--cache-dir", str(cache),
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "acoustic_stats: 18 utterances ready" in out and "word_sequence: 18 utterances ready" in out
+    assert {p.name for p in cache.iterdir()} == {"acoustic-stats", "words"}
+
+
 def test_help_explains_every_command():
     run = subprocess.run([sys.executable, "-m", "sertext.cli", "--help"], capture_output=True, text=True)
     assert "demo-corpus" in run.stdout and "check-corpus" in run.stdout

@@ -221,6 +221,25 @@ def test_optuna_search_samples_continuous_hyperparameters(tiny_demo_root, tmp_pa
     assert "2 finished runs set aside" in report and "best dev/uar" in report and "| CNN14 | 1 × 1 |" in report
 
 
+def test_variants_of_one_model_fuse_with_the_unvaried_text_model(tiny_demo_root, tmp_path, cluster):
+    """The bottleneck sweep's shape: two bottleneck sizes of the speech model, one text model."""
+    sizes = ({"model.bottleneck": 8, "model.downsample": 48}, {"model.bottleneck": 16, "model.downsample": 16})
+    sweep = _sweep("bottleneck", tiny_demo_root, tmp_path, archs=("crossrep-mel", "textcnn"), variants=sizes,
+                   variant_archs=("crossrep-mel",), audio_baseline="crossrep-mel", text_baseline="textcnn",
+                   protocol="iemocap-loso-session", folds=("Session1",), fixed={**TINY, "train.batch_size": 4})
+    run_sweep(sweep)
+    _, runs = _children(f"sqlite:///{tmp_path}/mlflow.db", "bottleneck")
+    assert sorted((r.data.tags["arch"], r.data.tags["variant"]) for r in runs) == [
+        ("crossrep-mel", "bottleneck=16 downsample=16"), ("crossrep-mel", "bottleneck=8 downsample=48"),
+        ("textcnn", "-")]  # the text model trains once, not once per bottleneck size
+    report = (tmp_path / "reports" / "bottleneck" / "report.md").read_text()
+    assert "differs from Cross-representation (mel input) (audio), `†` from Text CNN (text)" in report
+    results = report[report.index("## Results"):report.index("## p-values")]
+    assert results.count("| LF (dev-weighted) | bottleneck=") == 2  # fused with the text model per size
+    assert "## Speaker identification from the learned codes" in report
+    assert "None: every trial of the grid has a finished run." in report
+
+
 def test_late_fusion_sweep_logs_one_run_per_weight(tmp_path, cluster):
     from sertext.fusion import fuse, selection_score
     from tests.fixtures import FAILED, FOLDS, SEEDS, synthetic_predictions, write_synthetic_sweep

@@ -26,6 +26,22 @@ def test_every_sweep_explains_itself(script):
         assert all(option in run.stdout for option in SHARED_OPTIONS)
 
 
+def test_no_sweep_script_is_named_like_a_module_the_libraries_look_for():
+    """Ray puts the script's folder first on its workers' path: a ``sweeps/bottleneck.py`` was
+    imported by pandas in place of its optional ``bottleneck`` package and broke every trial."""
+    probe = ("import sys\nlooked_for = set()\n"
+             "class Spy:\n    def find_spec(self, name, path=None, target=None):\n"
+             "        looked_for.add(name.partition('.')[0])\n"
+             "sys.meta_path.insert(0, Spy())\n"
+             "import sertext.sweep, sertext.trial, sertext.aggregate, sertext.report, pandas.core.nanops\n"
+             "print(' '.join(sorted(looked_for)))")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    looked_for = set(run.stdout.split())
+    assert "bottleneck" in looked_for  # the probe sees optional imports
+    assert not looked_for & {p.stem for p in SWEEPS.glob("*.py")}
+
+
 def _run_demo(script, tmp_path, *args):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     run = subprocess.run(

@@ -50,6 +50,8 @@ def test_seed_paper_families_train_with_finite_metrics_and_reuse_cached_features
     result = run_trial(config)
     assert len(result.history) == 2 and all(math.isfinite(v) for v in result.metrics.values())
     assert ("dev/uar" if task == "categorical" else "dev/ccc") in result.metrics
+    if arch.startswith("crossrep"):  # the speaker-identification probe of the codes (train and dev speakers)
+        assert 0 <= result.metrics["probe/speaker_uar"] <= 1 and result.metrics["probe/speakers"] == 9
     entries = sorted(cache.rglob("*.npy"))
     assert run_trial(config).metrics == result.metrics  # deterministic, and every feature came from the cache
     assert sorted(cache.rglob("*.npy")) == entries

@@ -83,7 +83,7 @@ ARCHITECTURES = {
                                lengths=("words",)),
     # Tzirakis et al.: raw-waveform CNN + frame-aligned word vectors, attention or concatenation fusion, LSTM
     "wavfusion": Architecture(TzirakisModel, {"waveform": "waveform_frames", "words": "aligned_words"},
-                              ("fusion", "frame_samples", "word_dim", "output_range"),
+                              ("fusion", "frame_samples", "word_dim", "output_range", "width"),
                               {"frame_samples": ("waveform", _last_dim), "word_dim": ("words", _last_dim)},
                               lengths=("waveform", "words")),
 }

@@ -60,9 +60,13 @@ HIDDEN = 256  # LSTM units
 class ParalinguisticExtractor(nn.Module):
     """``(B, T, F)`` waveform frames with ``lengths`` (B,) in frames → ``(B, T, F)`` learned features."""
 
-    def __init__(self, *, dropout: float = 0.5) -> None:
+    def __init__(self, *, dropout: float = 0.5, width: float = 1.0) -> None:
         super().__init__()
-        self.convs = nn.ModuleList(nn.Conv1d(c_in, c_out, k) for c_in, c_out, k, _ in CONV_LAYERS)
+        # width scales the first two convs (quick demos); the last keeps 250 channels, which the
+        # row-major reshape back to (T, frame_samples) needs (250 channels × 1/250 of the samples)
+        channels = [1, *(max(1, round(c_out * width)) for _, c_out, _, _ in CONV_LAYERS[:-1]), CONV_LAYERS[-1][1]]
+        self.convs = nn.ModuleList(nn.Conv1d(c_in, c_out, layer[2])
+                                   for c_in, c_out, layer in zip(channels[:-1], channels[1:], CONV_LAYERS, strict=True))
         self.pools = tuple(layer[3] for layer in CONV_LAYERS)
         self.dropout = dropout
 
@@ -186,7 +190,8 @@ class TzirakisModel(nn.Module):
     """
 
     def __init__(self, n_outputs: int = 3, *, fusion: str = "attention", frame_samples: int = 2205,
-                 word_dim: int = 100, output_range: tuple[float, float] | None = (1.0, 5.0)) -> None:
+                 word_dim: int = 100, output_range: tuple[float, float] | None = (1.0, 5.0),
+                 width: float = 1.0) -> None:
         super().__init__()
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
@@ -195,7 +200,7 @@ class TzirakisModel(nn.Module):
         self.frame_samples = frame_samples
         self.word_dim = word_dim
         self.output_range = output_range
-        self.paralinguistic = ParalinguisticExtractor()
+        self.paralinguistic = ParalinguisticExtractor(width=width)
         self.fusion = (AttentionFusion if fusion == "attention" else ConcatFusion)(frame_samples, word_dim)
         self.lstm = PeepholeLSTM(BRANCH, HIDDEN)
         self.out = nn.Linear(HIDDEN, n_outputs)

@@ -1,0 +1,56 @@
+"""IEMOCAP session-5 hold-out, dimensional: the acoustic + word-vector LSTM model, single-task
+valence vs multitask valence/arousal/dominance with CCC loss weights α·V + β·A + (1−α−β)·D
+over a simplex grid of (α, β), × seeds; acoustic-only rows as the baseline.
+
+Table II and Fig. 2 of Atmaja & Akagi: pyAudioAnalysis mean + std statistics (68-d) and word
+vectors through LSTM branches, concatenated; sessions 1–4 train (20 % held out for validation),
+session 5 tests.  The paper's linear search finds α = 0.7, β = 0.2.  --optuna N replaces the grid
+by an Optuna search of N trials per seed over the same simplex (at steps of 0.05).  With --demo:
+the demo corpus, a coarse grid, short training and two seeds.
+
+Run:  python sweeps/ccc_weights.py --demo
+      python sweeps/ccc_weights.py --corpus-root /data/IEMOCAP_full_release --word-vectors glove.840B.300d.txt
+"""
+
+from sertext.sweep import SweepConfig, common_options, run_sweep, seeds, sweep_parser
+
+STL = {"data.targets": ["valence"], "train.loss": "ccc", "train.loss_weights": [1.0]}
+
+
+def simplex(step: float) -> list[tuple[float, float, float]]:
+    """Every (α, β, 1 − α − β) with α, β on a grid of ``step`` and α + β ≤ 1."""
+    n = round(1 / step)
+    return [(round(a * step, 4), round(b * step, 4), round((n - a - b) * step, 4))
+            for a in range(n + 1) for b in range(n + 1 - a)]
+
+
+def main() -> None:
+    parser = sweep_parser(__doc__)
+    parser.add_argument("--step", type=float, default=None,
+                        help="grid step of α and β (default 0.1: 66 weightings; --demo 0.5: 6)")
+    parser.add_argument("--optuna", type=int, default=0, metavar="N",
+                        help="search the weights with Optuna, N trials per seed, instead of the grid")
+    parser.add_argument("--word-vectors", default="",
+                        help="GloVe / word2vec / fastText text file (default: the text model's token embeddings)")
+    args = parser.parse_args()
+    options = common_options(args)
+    fixed = {"model.word_vectors": args.word_vectors} if args.word_vectors else {}
+    if args.demo:
+        fixed.update({"train.epochs": 15, "train.batch_size": 32})
+    weightings = simplex(args.step or (0.5 if args.demo else 0.1))
+    mtl = [{"train.loss": "ccc", "train.loss_weights": list(w)} for w in weightings]
+    name = args.name or ("iemocap-ccc-weights-demo" if args.demo else "iemocap-ccc-weights")
+    common = dict(corpus="iemocap", protocol="iemocap-holdout", task="dimensional", archs=("lstmfusion",),
+                  seeds=seeds(args), metric="dev/ccc", fixed=fixed, **options)
+    if args.optuna:
+        choices = [",".join(map(str, w)) for w in simplex(0.05)]
+        run_sweep(SweepConfig(name=f"{name}-optuna", search={"train.loss_weights": ("choice", choices)},
+                              num_samples=args.optuna, **{**common, "fixed": {**fixed, "train.loss": "ccc"}}))
+        return
+    paper = {"train.loss": "ccc", "train.loss_weights": [0.7, 0.2, 0.1]}
+    variants = [STL, *mtl, {**STL, "model.modalities": "audio"}, {**paper, "model.modalities": "audio"}]
+    run_sweep(SweepConfig(name=name, variants=tuple(variants), **common))
+
+
+if __name__ == "__main__":
+    main()
