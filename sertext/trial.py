@@ -281,14 +281,17 @@ def _batch_inputs(split: _Split, index: list, config: TrialConfig, model, device
 
 
 def _collate(name: str, arrays: list, arch, device) -> dict:
-    """Stack one input over a batch; variable-length inputs zero-padded, with their lengths."""
+    """Stack one input over a batch; variable-length inputs zero-padded, with their lengths where
+    the model takes them."""
     tensor_of = lambda a: torch.from_numpy(a if a.dtype.kind in "iu" else a.astype(np.float32, copy=False))  # noqa: E731
-    if name not in arch.lengths:
+    if name not in arch.lengths and name not in arch.time_axis:
         return {name: tensor_of(np.stack(arrays)).to(device)}
     axis = arch.time_axis.get(name, 0)
     lengths = [a.shape[axis] for a in arrays]
-    padded = np.stack([_pad_axis(a, axis, max(lengths)) for a in arrays])
-    return {name: tensor_of(padded).to(device), f"{name}_lengths": torch.tensor(lengths, device=device)}
+    batch = {name: tensor_of(np.stack([_pad_axis(a, axis, max(lengths)) for a in arrays])).to(device)}
+    if name in arch.lengths:
+        batch[f"{name}_lengths"] = torch.tensor(lengths, device=device)
+    return batch
 
 
 # --- model and optimisation ---------------------------------------------------------------------
@@ -401,10 +404,12 @@ def _recalibrate_batch_norm(model, split: _Split, config: TrialConfig, generator
 
 @torch.no_grad()
 def _predict(model, split: _Split, config: TrialConfig, device) -> np.ndarray:
-    """Model outputs for every utterance, full length (one at a time for the CNN family, so no
-    padding changes the pooled statistics)."""
+    """Model outputs for every utterance, full length: in batches where the model masks padding
+    (token masks, inputs with lengths), else one at a time (the CNN family, so that no padding
+    changes the pooled statistics)."""
     model.eval()
-    batch_size = config.train.batch_size if config.model.arch == "text" else 1
+    arch = ARCHITECTURES[config.model.arch]
+    batch_size = config.train.batch_size if "tokens" in arch.inputs or arch.lengths else 1
     amp = _amp_dtype(config, device)
     outputs = []
     for start in range(0, len(split.ids), batch_size):

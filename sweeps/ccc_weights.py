@@ -36,7 +36,7 @@ def main() -> None:
     options = common_options(args)
     fixed = {"model.word_vectors": args.word_vectors} if args.word_vectors else {}
     if args.demo:
-        fixed.update({"train.epochs": 15, "train.batch_size": 32})
+        fixed.update({"train.epochs": 10, "train.batch_size": 32})
     weightings = simplex(args.step or (0.5 if args.demo else 0.1))
     mtl = [{"train.loss": "ccc", "train.loss_weights": list(w)} for w in weightings]
     name = args.name or ("iemocap-ccc-weights-demo" if args.demo else "iemocap-ccc-weights")
