@@ -380,7 +380,7 @@ def _report_metrics(per_seed: pd.DataFrame, task: str) -> list[str]:
 
 
 def _best_seeds(predictions: pd.DataFrame, per_seed: pd.DataFrame, metric: str) -> dict:
-    """Per architecture (first variant), the pooled test predictions of its best seed."""
+    """Per architecture, the pooled test predictions of its best (variant, seed)."""
     best = {}
     for arch, group in per_seed.groupby("arch", sort=False):
         row = group.loc[group[metric].idxmax()]

@@ -296,7 +296,9 @@ def _confusion_figure(tables, out: Path) -> str:
                 axis.text(j, i, note, ha="center", va="center", fontsize=7,
                           color="white" if share[i, j] > 60 else "black")
         seed = tables_by_arch[arch]["best_seed"].iloc[0]
-        axis.set_title(f"{NAMES.get(arch, arch)} (seed {seed})", fontsize=9)
+        variant = tables_by_arch[arch]["variant"].iloc[0]
+        axis.set_title(f"{NAMES.get(arch, arch)} (seed {seed})" + ("" if variant == "-" else f"\n{variant}"),
+                       fontsize=9)
         axis.set_xticks(range(len(labels)), labels, rotation=40, fontsize=7)
         axis.set_yticks(range(len(labels)), labels, fontsize=7)
         axis.set_xlabel("predicted", fontsize=7)

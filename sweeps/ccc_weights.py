@@ -15,6 +15,7 @@ Run:  python sweeps/ccc_weights.py --demo
 from sertext.sweep import SweepConfig, common_options, run_sweep, seeds, sweep_parser
 
 STL = {"data.targets": ["valence"], "train.loss": "ccc", "train.loss_weights": [1.0]}
+VAD = ["valence", "arousal", "dominance"]  # the order of the paper's weights α, β, 1 − α − β
 
 
 def simplex(step: float) -> list[tuple[float, float, float]]:
@@ -38,16 +39,17 @@ def main() -> None:
     if args.demo:
         fixed.update({"train.epochs": 10, "train.batch_size": 32})
     weightings = simplex(args.step or (0.5 if args.demo else 0.1))
-    mtl = [{"train.loss": "ccc", "train.loss_weights": list(w)} for w in weightings]
+    mtl = [{"data.targets": VAD, "train.loss": "ccc", "train.loss_weights": list(w)} for w in weightings]
     name = args.name or ("iemocap-ccc-weights-demo" if args.demo else "iemocap-ccc-weights")
     common = dict(corpus="iemocap", protocol="iemocap-holdout", task="dimensional", archs=("lstmfusion",),
                   seeds=seeds(args), metric="dev/ccc", fixed=fixed, **options)
     if args.optuna:
         choices = [",".join(map(str, w)) for w in simplex(0.05)]
         run_sweep(SweepConfig(name=f"{name}-optuna", search={"train.loss_weights": ("choice", choices)},
-                              num_samples=args.optuna, **{**common, "fixed": {**fixed, "train.loss": "ccc"}}))
+                              num_samples=args.optuna,
+                              **{**common, "fixed": {**fixed, "data.targets": VAD, "train.loss": "ccc"}}))
         return
-    paper = {"train.loss": "ccc", "train.loss_weights": [0.7, 0.2, 0.1]}
+    paper = {"data.targets": VAD, "train.loss": "ccc", "train.loss_weights": [0.7, 0.2, 0.1]}
     variants = [STL, *mtl, {**STL, "model.modalities": "audio"}, {**paper, "model.modalities": "audio"}]
     run_sweep(SweepConfig(name=name, variants=tuple(variants), **common))
 

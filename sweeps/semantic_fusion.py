@@ -24,7 +24,7 @@ def main() -> None:
     options = common_options(args)
     fixed = {"model.word_vectors": args.word_vectors} if args.word_vectors else {}
     if args.demo:
-        fixed.update({"train.epochs": 3, "train.batch_size": 8, "model.width": 0.125})
+        fixed.update({"train.epochs": 2, "train.batch_size": 8, "model.width": 0.125})
         if not args.folds:
             options["folds"] = ("Ses01F", "Ses01M")
     run_sweep(SweepConfig(
