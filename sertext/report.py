@@ -155,6 +155,7 @@ def _probe_blocks(tables) -> list[tuple]:
             ("table", _plain(table), "speaker_probe")]
 
 
+MAX_FIGURE_MODELS = 6  # per-stratum figures with more models (or variants) than this would not read; tables do
 STRATA_TITLES = {"mode": "Scripted vs improvised", "dialogue_act": "Dialogue acts"}
 
 
@@ -178,7 +179,7 @@ def _strata_blocks(tables, out: Path) -> list[tuple]:
                    ("p", f"{metric_name(metric)} within each {column.replace('_', ' ')}: mean (std) over seeds of "
                          f"the pooled test predictions of that {column.replace('_', ' ')}."),
                    ("table", table.reset_index(), f"by_{column}")]
-        if column == "dialogue_act":
+        if column == "dialogue_act" and len(set(label)) <= MAX_FIGURE_MODELS:
             blocks.append(("figure", _strata_figure(cells, column, metric, out),
                            f"{metric_name(metric)} per dialogue act and model: mean and std over seeds"))
     return blocks
@@ -211,13 +212,17 @@ def _residual_blocks(tables, out: Path) -> list[tuple]:
               ("p", "Residual e = truth − prediction per utterance, averaged over seeds: e > 0 means the model "
                     "under-predicts. Lines are least-squares fits of e against the gold standard; a slope "
                     "away from 0 means errors grow towards the edges of the scale."),
-              ("figure", _residual_lines_figure(tables, out), "Residual against gold standard: fitted lines"),
               ("table", _plain(_by_model(tables.residual_fits).drop(columns="arch")), "residual_fits")]
+    few = len(tables.residual_fits[["arch", "variant"]].drop_duplicates()) <= MAX_FIGURE_MODELS
+    if few:
+        blocks.insert(2, ("figure", _residual_lines_figure(tables, out), "Residuals against the gold standard: "
+                                                                            "fitted lines"))
     if len(tables.residual_tests):
         blocks += [("h2", "Residuals per dialogue act"),
                    ("p", "Residuals tested against zero per model, target and dialogue act (two-sided one-sample "
                          "t-tests, Holm-corrected across the table)."),
-                   ("figure", _residual_box_figure(tables, out), "Residuals per dialogue act and model"),
+                   *([("figure", _residual_box_figure(tables, out), "Residuals per dialogue act and model")]
+                     if few else []),
                    ("table", _plain(_by_model(tables.residual_tests).drop(columns="arch")), "residuals")]
     return blocks
 
@@ -259,16 +264,25 @@ def _save(figure, out: Path, name: str) -> str:
 
 
 def _bar_figure(tables, out: Path) -> str:
+    """Mean and std over seeds of the first metric per model; horizontal bars when variants make
+    the labels long."""
     plt = _pyplot()
     metric = tables.metrics[0]
     summary = tables.summary.iloc[np.argsort([_order(a) for a in tables.summary["arch"]], kind="stable")]
-    labels = [NAMES.get(a, a) + ("" if v == "-" else f"\n{v}") for a, v in zip(summary["arch"], summary["variant"],
-                                                                              strict=True)]
-    figure, axes = plt.subplots(figsize=(max(4.0, 0.9 * len(labels)), 3.2), dpi=120)
-    axes.bar(range(len(labels)), summary[f"{metric}_mean"], yerr=summary[f"{metric}_std"], capsize=3,
-             color="#4c72b0")
-    axes.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)
-    axes.set_ylabel(metric_name(metric))
+    labels = [NAMES.get(a, a) + ("" if v == "-" else f" · {v}") for a, v in zip(summary["arch"], summary["variant"],
+                                                                               strict=True)]
+    means, stds = summary[f"{metric}_mean"], summary[f"{metric}_std"]
+    if summary["variant"].eq("-").all():
+        figure, axes = plt.subplots(figsize=(max(4.0, 0.9 * len(labels)), 3.2), dpi=120)
+        axes.bar(range(len(labels)), means, yerr=stds, capsize=3, color="#4c72b0")
+        axes.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)
+        axes.set_ylabel(metric_name(metric))
+    else:
+        figure, axes = plt.subplots(figsize=(8.0, 0.9 + 0.32 * len(labels)), dpi=120)
+        axes.barh(range(len(labels)), means, xerr=stds, capsize=3, color="#4c72b0")
+        axes.set_yticks(range(len(labels)), labels, fontsize=7)
+        axes.invert_yaxis()  # the table's order, top to bottom
+        axes.set_xlabel(metric_name(metric))
     return _save(figure, out, f"{metric}.png")
 
 
