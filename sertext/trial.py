@@ -244,11 +244,15 @@ def _crop(log_mel: np.ndarray, frames: int, generator: torch.Generator) -> np.nd
     return padded
 
 
-def _segment(arrays: dict, axes: dict, frames: int, generator: torch.Generator) -> dict:
-    """One utterance's time-aligned inputs cut at the same random start to ``frames`` frames;
-    shorter utterances zero-padded at the end (the cross-representation paper's training crops)."""
+def _segment(arrays: dict, axes: dict, frames: int, generator: torch.Generator | None) -> dict:
+    """One utterance's time-aligned inputs cut at the same start to ``frames`` frames: a random start
+    (the cross-representation paper's training crops), or the central segment without a generator;
+    shorter utterances zero-padded at the end."""
     length = min(a.shape[axes.get(name, 0)] for name, a in arrays.items())
-    start = int(torch.randint(0, length - frames + 1, (1,), generator=generator)) if length > frames else 0
+    if generator is None:
+        start = max(0, (length - frames) // 2)
+    else:
+        start = int(torch.randint(0, length - frames + 1, (1,), generator=generator)) if length > frames else 0
     return {name: _pad_axis(np.take(a, range(start, min(start + frames, length)), axis=axes.get(name, 0)),
                             axes.get(name, 0), frames) for name, a in arrays.items()}
 
@@ -451,12 +455,9 @@ def _speaker_probe(model, splits: list, config: TrialConfig, device) -> dict:
     for split in splits:
         for i, speaker in enumerate(split.strata["speaker"]):
             utterance = {name: np.asarray(split.inputs[name][i]) for name in arch.time_axis}
-            length = min(a.shape[arch.time_axis[n]] for n, a in utterance.items())
-            start = max(0, (length - model.segment_frames) // 2)
-            segment = {n: _pad_axis(np.take(a, range(start, min(start + model.segment_frames, length)),
-                                            axis=arch.time_axis[n]), arch.time_axis[n], model.segment_frames)
-                       for n, a in utterance.items() if n in arch.lengths}
-            inputs = {n: torch.from_numpy(a.astype(np.float32))[None].to(device) for n, a in segment.items()}
+            segment = _segment(utterance, arch.time_axis, model.segment_frames, None)
+            inputs = {n: torch.from_numpy(a.astype(np.float32))[None].to(device) for n, a in segment.items()
+                      if n in arch.lengths}  # the speech input (the codes need no phones or target)
             inputs["speaker"] = torch.from_numpy(np.asarray(split.inputs["speaker"][i], np.float32))[None].to(device)
             codes.append(model.codes(**inputs)[0].float().cpu().numpy())
             speakers.append(str(speaker))
