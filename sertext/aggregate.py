@@ -130,25 +130,24 @@ def paired_tests(per_fold: pd.DataFrame, metric: str, comparisons: list[tuple[st
                  rng: np.random.Generator, alpha: float = 0.05) -> pd.DataFrame:
     """Paired t-tests of ``metric`` over the (fold, seed) results two architectures share.
 
-    One row per (model, baseline) comparison: ``n`` matched results, mean difference with its
-    bootstrap 95% interval, Cohen's d_z, the p-value and its Holm adjustment across all the
-    comparisons of the table, and ``significant`` (adjusted p < alpha).
+    One row per (model, variant, baseline) comparison, against the baseline's runs of the same
+    variant (or of none): ``n`` matched results, mean difference with its bootstrap 95% interval,
+    Cohen's d_z, the p-value and its Holm adjustment across all the comparisons of the table, and
+    ``significant`` (adjusted p < alpha).
     """
     rows = []
     for model, baseline in comparisons:
-        pairs = pd.concat([pd.merge(rows, _baseline_rows(per_fold, baseline, variant), on=["fold", "seed"],
-                                    suffixes=("", "_baseline"))
-                           for variant, rows in per_fold[per_fold["arch"] == model].groupby("variant", sort=False)]
-                          or [pd.DataFrame(columns=[metric, f"{metric}_baseline"])])
-        pairs = pairs.dropna(subset=[metric, f"{metric}_baseline"])
-        a, b = pairs[metric].to_numpy(), pairs[f"{metric}_baseline"].to_numpy()
-        row = {"model": model, "baseline": baseline, "n": len(pairs), "mean_difference": np.nan,
-               "ci_low": np.nan, "ci_high": np.nan, "cohens_d": np.nan, "p": np.nan}
-        if len(pairs) >= 2:
-            low, high = stats.bootstrap_ci(a - b, rng=rng)
-            row.update(mean_difference=float(np.mean(a - b)), ci_low=low, ci_high=high,
-                       cohens_d=stats.cohens_d(a, b, paired=True), p=stats.ttest_paired(a, b).p_value)
-        rows.append(row)
+        for variant, results in per_fold[per_fold["arch"] == model].groupby("variant", sort=False):
+            pairs = pd.merge(results, _baseline_rows(per_fold, baseline, variant), on=["fold", "seed"],
+                             suffixes=("", "_baseline")).dropna(subset=[metric, f"{metric}_baseline"])
+            a, b = pairs[metric].to_numpy(), pairs[f"{metric}_baseline"].to_numpy()
+            row = {"model": model, "variant": variant, "baseline": baseline, "n": len(pairs),
+                   "mean_difference": np.nan, "ci_low": np.nan, "ci_high": np.nan, "cohens_d": np.nan, "p": np.nan}
+            if len(pairs) >= 2:
+                low, high = stats.bootstrap_ci(a - b, rng=rng)
+                row.update(mean_difference=float(np.mean(a - b)), ci_low=low, ci_high=high,
+                           cohens_d=stats.cohens_d(a, b, paired=True), p=stats.ttest_paired(a, b).p_value)
+            rows.append(row)
     table = pd.DataFrame(rows)
     table["p_holm"] = stats.holm(table["p"]) if len(table) else []
     table["significant"] = table["p_holm"] < alpha

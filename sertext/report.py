@@ -103,7 +103,7 @@ def _blocks(tables, out: Path) -> list[tuple]:
         blocks += [("h2", "Paired tests over matched (fold, seed) results"),
                    ("p", f"Two-sided paired t-tests on {primary} with Holm's correction across the rows; "
                          "mean difference with a bootstrap 95% interval and Cohen's d_z."),
-                   ("table", paired, "paired_tests")]
+                   ("table", _plain(paired), "paired_tests")]
     if len(tables.weights):
         blocks += _weight_blocks(tables.weights)
     blocks += _probe_blocks(tables)

@@ -89,6 +89,19 @@ def test_paired_tests_with_holm_correction(sweep):
     assert table["p_holm"].tolist() == pytest.approx([expected[v] for v in p])
 
 
+def test_paired_tests_per_variant_against_an_unvaried_baseline():
+    rng = np.random.default_rng(1)
+    folds = [{"fold": f, "seed": s} for f in ("F1", "F2", "F3") for s in (0, 1)]
+    per_fold = pd.DataFrame([{"arch": arch, "variant": variant, **cell, "uar": rng.random()}
+                             for arch, variant in (("speech", "small"), ("speech", "large"), ("text", "-"))
+                             for cell in folds])
+    table = aggregate.paired_tests(per_fold, "uar", [("speech", "text")], rng=np.random.default_rng(0))
+    assert table[["variant", "n"]].values.tolist() == [["small", 6], ["large", 6]]
+    small = per_fold[per_fold.variant == "small"]["uar"].to_numpy()
+    text = per_fold[per_fold.arch == "text"]["uar"].to_numpy()
+    assert table.loc[0, "p"] == pytest.approx(scipy_stats.ttest_rel(small, text).pvalue)
+
+
 def test_failed_and_missing_trials_are_listed(sweep):
     _, runs, _ = sweep
     missing = aggregate.missing_trials(runs, ARCHS, FOLDS, SEEDS)
