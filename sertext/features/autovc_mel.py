@@ -25,6 +25,8 @@ from scipy import signal
 
 from sertext.data.audio import decode_wav
 
+from .log_mel import check_spectrogram_settings
+
 
 @dataclass(frozen=True)
 class AutoVCMelConfig:
@@ -42,10 +44,7 @@ class AutoVCMelConfig:
     ref_level_db: float = 16.0
 
     def __post_init__(self) -> None:
-        if self.hop_length > self.n_fft:
-            raise ValueError(f"hop_length ({self.hop_length}) exceeds n_fft ({self.n_fft})")
-        if not 0 <= self.f_min_hz < self.f_max_hz <= self.sample_rate_hz / 2:
-            raise ValueError(f"need 0 <= f_min_hz < f_max_hz <= {self.sample_rate_hz / 2}")
+        check_spectrogram_settings(self)
 
     def settings(self) -> dict:
         return asdict(self)

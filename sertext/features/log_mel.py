@@ -14,6 +14,15 @@ import torch
 import torchaudio
 
 
+def check_spectrogram_settings(config) -> None:
+    """Raise ``ValueError`` for a hop longer than the window or a band outside 0 … Nyquist (shared by
+    every mel front end's config)."""
+    if config.hop_length > config.n_fft:
+        raise ValueError(f"hop_length ({config.hop_length}) exceeds n_fft ({config.n_fft})")
+    if not 0 <= config.f_min_hz < config.f_max_hz <= config.sample_rate_hz / 2:
+        raise ValueError(f"need 0 <= f_min_hz < f_max_hz <= {config.sample_rate_hz / 2}")
+
+
 @dataclass(frozen=True)
 class LogMelConfig:
     """Settings of the log-Mel front end (defaults: PANNs Cnn14_16k)."""
@@ -27,10 +36,7 @@ class LogMelConfig:
     amin: float = 1e-10
 
     def __post_init__(self) -> None:
-        if self.hop_length > self.n_fft:
-            raise ValueError(f"hop_length ({self.hop_length}) exceeds n_fft ({self.n_fft})")
-        if not 0 <= self.f_min_hz < self.f_max_hz <= self.sample_rate_hz / 2:
-            raise ValueError(f"need 0 <= f_min_hz < f_max_hz <= {self.sample_rate_hz / 2}")
+        check_spectrogram_settings(self)
 
     def settings(self) -> dict:
         return asdict(self)
