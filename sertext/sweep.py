@@ -28,7 +28,9 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -41,8 +43,10 @@ from sertext import tracking
 from sertext.aggregate import collect_runs
 from sertext.config import TrialConfig, default_cache_dir
 from sertext.data import four_class, load_corpus, make_folds
+from sertext.data.audio import AudioError
 from sertext.data.demo import default_demo_dir, write_demo_corpus, write_demo_msp_podcast
 from sertext.features import FeatureCache, extract
+from sertext.features.cache import FeatureCacheError
 from sertext.models import ARCHITECTURES
 
 PARENT_RUN_FILE = "sertext_parent_run.json"
@@ -112,6 +116,9 @@ class SweepConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name):
+            raise ValueError(f"sweep name {self.name!r}: use letters, digits, '.', '_' and '-' (it names a folder "
+                             "under the storage path and the MLflow experiment)")
         unknown = set(self.archs) - set(ARCHITECTURES)
         if unknown:
             raise ValueError(f"unknown architecture(s) {sorted(unknown)}; expected {sorted(ARCHITECTURES)}")
@@ -126,6 +133,11 @@ class SweepConfig:
             TrialConfig.from_dict({**probe, **variant, **self.per_arch.get(arch, {}), "model.arch": arch,
                                    "data.fold": "probe", "train.seed": self.seeds[0]})
 
+    def definition(self) -> dict:
+        """The fields that decide which trials the sweep has and what they compute: a Tune state
+        saved under another definition of the same name is not resumed."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k in _DEFINING_FIELDS}
+
     def arch_variants(self) -> list[tuple[str, dict]]:
         """Every (architecture, variant) the sweep trains (``{}``: no variant)."""
         return [(arch, variant) for arch in self.archs
@@ -136,6 +148,10 @@ class SweepConfig:
 
     def _base(self) -> dict:
         return {"data.corpus": self.corpus, "data.protocol": self.protocol, "data.task": self.task}
+
+
+_DEFINING_FIELDS = ("corpus", "root", "protocol", "task", "archs", "seeds", "folds", "grid", "fixed", "per_arch",
+                   "variants", "variant_archs", "search", "num_samples", "metric", "demo")
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,7 @@ def run_sweep(sweep: SweepConfig) -> pd.DataFrame:
     experiment_dir = storage / sweep.name
     if sweep.restart and experiment_dir.exists():
         shutil.rmtree(experiment_dir)
+    _check_own_state(sweep, experiment_dir)
     experiment_id = tracking.prepare_experiment(tracking_uri, sweep.name)
     parent_run_id = _open_parent_run(sweep, tracking_uri, experiment_id, experiment_dir)
     stale = tracking.mark_stale_runs_killed(tracking_uri, experiment_id, parent_run_id)
@@ -251,18 +268,42 @@ def _precompute_features(sweep: SweepConfig, base: dict) -> None:
         extract(table, extractor, cache, progress=sweep.progress)
 
 
+def _check_own_state(sweep: SweepConfig, experiment_dir: Path) -> None:
+    """Refuse to resume a Tune state in ``experiment_dir`` that this sweep did not write: one
+    without sertext's marker, or one saved under another definition of the same name.  Tune
+    state is only ever restored from the sweep's own folder of its own storage path."""
+    marker = experiment_dir / PARENT_RUN_FILE
+    if not experiment_dir.exists() or not any(experiment_dir.iterdir()):
+        return
+    advice = "run with --restart to start over, or give the sweep another --name"
+    if not marker.is_file():
+        raise ValueError(f"{experiment_dir} holds files that no sertext sweep named {sweep.name!r} wrote; {advice}")
+    saved = _jsonable(json.loads(marker.read_text()).get("definition", {}))
+    changed = sorted(k for k, v in _jsonable(sweep.definition()).items() if saved.get(k) != v)
+    if changed:
+        raise ValueError(f"{experiment_dir} holds sweep {sweep.name!r} with other {', '.join(changed)} than this "
+                         f"definition; {advice}")
+
+
+def _jsonable(value):
+    """``value`` as it reads back from JSON (tuples become lists), for comparisons."""
+    return json.loads(json.dumps(value, default=str))
+
+
 def _open_parent_run(sweep: SweepConfig, tracking_uri: str, experiment_id: str, experiment_dir: Path) -> str:
-    """The parent run of this sweep: reopened when resuming, else new (its id kept beside the
-    Tune state, so a relaunch finds it)."""
+    """The parent run of this sweep: reopened when resuming, else new (its id and the sweep's
+    definition kept beside the Tune state, so a relaunch finds it and can tell it is its own)."""
     marker = experiment_dir / PARENT_RUN_FILE
     if marker.is_file():
         saved = json.loads(marker.read_text())
-        if saved.get("tracking_uri") == tracking_uri:
+        if saved.get("tracking_uri") == tracking.redact(tracking_uri):
             return tracking.start_parent_run(tracking_uri, experiment_id, sweep.name, {}, run_id=saved["run_id"])
     params = {k: v for k, v in dataclasses.asdict(sweep).items() if k not in ("progress",)}
+    params["tracking_uri"] = tracking.redact(tracking_uri)
     run_id = tracking.start_parent_run(tracking_uri, experiment_id, sweep.name, params)
     experiment_dir.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps({"run_id": run_id, "tracking_uri": tracking_uri}))
+    marker.write_text(json.dumps({"run_id": run_id, "tracking_uri": tracking.redact(tracking_uri),
+                                  "definition": sweep.definition()}, default=str))
     return run_id
 
 
@@ -603,6 +644,20 @@ def sweep_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--restart", action="store_true", help="start over instead of resuming this sweep")
     parser.add_argument("--quiet", action="store_true", help="no progress output from Ray Tune")
     return parser
+
+
+#: Errors that describe a bad sweep definition or bad input, shown as one line, not a traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, AudioError, FeatureCacheError)
+
+
+def run_script(main) -> None:
+    """Run a sweep script's ``main``; a bad definition or input (an unknown architecture, a
+    misspelled key, a corrupt wav, an unwritable cache) ends with one clear line and exit code 2."""
+    try:
+        main()
+    except USER_ERRORS as error:
+        print(f"{Path(sys.argv[0]).name}: error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 def common_options(args: argparse.Namespace) -> dict:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
@@ -36,8 +37,19 @@ def default_tracking_uri() -> str:
 def ui_command(tracking_uri: str) -> str:
     """The command that opens the MLflow UI on a store."""
     if tracking_uri.startswith(("http://", "https://")):
-        return f"open {tracking_uri} in a browser"
-    return f"mlflow ui --backend-store-uri {tracking_uri} --port 5000"
+        return f"open {redact(tracking_uri)} in a browser"
+    return f"mlflow ui --backend-store-uri {redact(tracking_uri)} --port 5000"
+
+
+def redact(uri: str) -> str:
+    """``uri`` without a password (``http://user:secret@host`` → ``http://user:***@host``), for
+    what is printed or logged; MLflow reads credentials from ``MLFLOW_TRACKING_USERNAME`` /
+    ``MLFLOW_TRACKING_PASSWORD``, which sertext never stores."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def client(tracking_uri: str) -> MlflowClient:
@@ -164,6 +176,23 @@ def _retry(call, attempts: int = 6, first_wait_s: float = 0.5):
             time.sleep(first_wait_s * 2**attempt)
 
 
+def _create_once(mlflow: MlflowClient, experiment_id: str, parent_run_id: str, trial_key: str, run_name: str,
+                 tags: dict) -> str:
+    """Create a trial's run; a retry first looks for the run that an attempt whose reply was lost
+    (a server stopped mid-request) may have created, so a trial never gets two runs."""
+    attempts = []
+
+    def create() -> str:
+        if attempts:
+            found = child_runs(mlflow.tracking_uri, experiment_id, parent_run_id, trial_key=trial_key)
+            if found:
+                return found[0].info.run_id
+        attempts.append(1)
+        return mlflow.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
+
+    return _retry(create)
+
+
 class TrialRun:
     """The MLflow child run of one trial: found by trial key, created once, reopened on retry.
 
@@ -193,8 +222,7 @@ class TrialRun:
             return
         all_tags = {**{k: str(v) for k, v in tags.items()}, KIND_TAG: "trial", TRIAL_KEY_TAG: trial_key,
                     "mlflow.parentRunId": parent_run_id}
-        run = _retry(lambda: self.client.create_run(experiment_id, run_name=run_name, tags=all_tags))
-        self.run_id = run.info.run_id
+        self.run_id = _create_once(self.client, experiment_id, parent_run_id, trial_key, run_name, all_tags)
         self.finished = False
         self.final_metrics = {}
         _log_params(self.client, self.run_id, params)

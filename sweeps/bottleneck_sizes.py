@@ -17,7 +17,7 @@ Run:  python sweeps/bottleneck_sizes.py --demo
           --speech-model facebook/wav2vec2-large-lv60 --text-model bert-large-uncased
 """
 
-from sertext.sweep import SweepConfig, common_options, run_sweep, seeds, sweep_parser
+from sertext.sweep import SweepConfig, common_options, run_script, run_sweep, seeds, sweep_parser
 
 BOTTLENECKS = ((8, 48), (128, 2), (16, 16), (32, 8))  # the paper's Small and Large, and two between
 
@@ -66,4 +66,4 @@ def demo_per_arch(speech: str) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -12,7 +12,7 @@ Run:  python sweeps/ccc_weights.py --demo
       python sweeps/ccc_weights.py --corpus-root /data/IEMOCAP_full_release --word-vectors glove.840B.300d.txt
 """
 
-from sertext.sweep import SweepConfig, common_options, run_sweep, seeds, sweep_parser
+from sertext.sweep import SweepConfig, common_options, run_script, run_sweep, seeds, sweep_parser
 
 STL = {"data.targets": ["valence"], "train.loss": "ccc", "train.loss_weights": [1.0]}
 VAD = ["valence", "arousal", "dominance"]  # the order of the paper's weights α, β, 1 − α − β
@@ -55,4 +55,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

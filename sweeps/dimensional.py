@@ -9,7 +9,7 @@ Run:  python sweeps/dimensional.py --demo
       ray submit cluster/cluster.yaml sweeps/dimensional.py -- --corpus-root /data/IEMOCAP_full_release
 """
 
-from sertext.sweep import SweepConfig, common_options, demo_settings, run_sweep, seeds, sweep_parser
+from sertext.sweep import SweepConfig, common_options, demo_settings, run_script, run_sweep, seeds, sweep_parser
 
 DIMENSIONS = ("arousal", "valence", "dominance")
 LOSS_WEIGHTS = ((1.0, 1.0, 1.0), (0.7, 0.2, 0.1), (0.2, 0.7, 0.1), (0.1, 0.2, 0.7))
@@ -43,4 +43,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -13,7 +13,7 @@ Run:  python sweeps/late_fusion.py --source iemocap-loso-demo
 import argparse
 import os
 
-from sertext.sweep import run_fusion_sweep
+from sertext.sweep import run_fusion_sweep, run_script
 
 
 def main() -> None:
@@ -33,4 +33,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -9,7 +9,16 @@ Run:  python sweeps/loso.py --demo
       ray submit cluster/cluster.yaml sweeps/loso.py -- --corpus-root /data/IEMOCAP_full_release
 """
 
-from sertext.sweep import SweepConfig, common_options, demo_per_arch, demo_settings, run_sweep, seeds, sweep_parser
+from sertext.sweep import (
+    SweepConfig,
+    common_options,
+    demo_per_arch,
+    demo_settings,
+    run_script,
+    run_sweep,
+    seeds,
+    sweep_parser,
+)
 
 
 def main() -> None:
@@ -28,4 +37,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

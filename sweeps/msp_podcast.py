@@ -12,7 +12,16 @@ Run:  python sweeps/msp_podcast.py --demo
           --iemocap-root /data/IEMOCAP_full_release
 """
 
-from sertext.sweep import SweepConfig, common_options, demo_root, demo_settings, run_sweep, seeds, sweep_parser
+from sertext.sweep import (
+    SweepConfig,
+    common_options,
+    demo_root,
+    demo_settings,
+    run_script,
+    run_sweep,
+    seeds,
+    sweep_parser,
+)
 
 
 def main() -> None:
@@ -39,4 +48,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -11,7 +11,7 @@ Run:  python sweeps/semantic_fusion.py --demo
       python sweeps/semantic_fusion.py --corpus-root /data/IEMOCAP_full_release --word-vectors wiki.en.vec
 """
 
-from sertext.sweep import SweepConfig, common_options, run_sweep, seeds, sweep_parser
+from sertext.sweep import SweepConfig, common_options, run_script, run_sweep, seeds, sweep_parser
 
 FUSIONS = ("concat", "attention")
 
@@ -42,4 +42,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -73,3 +73,37 @@ def test_stale_running_runs_are_marked_killed(store):
 def test_default_store_is_absolute_sqlite_in_the_project():
     uri = tracking.default_tracking_uri()
     assert uri.startswith("sqlite:////") and uri.endswith("/mlflow/mlflow.db")
+
+
+def test_a_retried_create_whose_reply_was_lost_makes_no_second_run(store, monkeypatch):
+    """A server stopped after storing a new run but before replying: the retry finds that run."""
+    uri, experiment, parent = store
+    create = MlflowClient.create_run
+
+    def reply_lost_once(self, *args, **kwargs):
+        run = create(self, *args, **kwargs)
+        if not lost:
+            lost.append(run.info.run_id)
+            raise ConnectionError("Connection aborted: remote end closed connection without response")
+        return run
+
+    lost = []
+    monkeypatch.setattr(tracking.time, "sleep", lambda s: None)
+    monkeypatch.setattr(MlflowClient, "create_run", reply_lost_once)
+    run = _run(store)
+    assert [r.info.run_id for r in tracking.child_runs(uri, experiment, parent)] == lost == [run.run_id]
+
+
+def test_transient_errors_are_retried_and_others_raised(monkeypatch):
+    monkeypatch.setattr(tracking.time, "sleep", lambda s: waits.append(s))
+    waits, calls = [], []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionError("Max retries exceeded: Connection refused")
+        return "ok"
+
+    assert tracking._retry(flaky) == "ok" and waits == [0.5, 1.0]
+    with pytest.raises(KeyError):
+        tracking._retry(lambda: {}["missing"])
