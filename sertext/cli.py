@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from sertext.config import ARCHITECTURES
+from sertext.errors import USER_ERRORS
 
 
 def _demo_corpus(args: argparse.Namespace) -> int:
@@ -217,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("root", type=Path, help="corpus folder (e.g. IEMOCAP_full_release)")
     check.add_argument("--dialogue-acts", type=Path, default=None,
                        help="EMOTyDA CSV file or folder (IEMOCAP only)")
-    check.add_argument("--no-audio", action="store_true", help="skip opening every wav header")
+    check.add_argument("--no-audio", action="store_true",
+                       help="skip decoding every wav (unreadable, empty, NaN, resampled, stereo, clipped)")
     check.add_argument("--all", action="store_true", help="list every note, not the first five per kind")
     check.set_defaults(run=_check_corpus)
 
@@ -300,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+    except USER_ERRORS as exc:
         print(f"sertext {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

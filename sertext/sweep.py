@@ -43,10 +43,9 @@ from sertext import tracking
 from sertext.aggregate import collect_runs
 from sertext.config import TrialConfig, default_cache_dir
 from sertext.data import four_class, load_corpus, make_folds
-from sertext.data.audio import AudioError
 from sertext.data.demo import default_demo_dir, write_demo_corpus, write_demo_msp_podcast
+from sertext.errors import USER_ERRORS
 from sertext.features import FeatureCache, extract
-from sertext.features.cache import FeatureCacheError
 from sertext.models import ARCHITECTURES
 
 PARENT_RUN_FILE = "sertext_parent_run.json"
@@ -644,10 +643,6 @@ def sweep_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--restart", action="store_true", help="start over instead of resuming this sweep")
     parser.add_argument("--quiet", action="store_true", help="no progress output from Ray Tune")
     return parser
-
-
-#: Errors that describe a bad sweep definition or bad input, shown as one line, not a traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, AudioError, FeatureCacheError)
 
 
 def run_script(main) -> None:

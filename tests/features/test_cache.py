@@ -1,7 +1,12 @@
 """The shared feature cache: keys, atomic writes, corruption, concurrency, warm reuse."""
 
+import ctypes
 import multiprocessing
 import os
+import resource
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -55,14 +60,6 @@ def test_concurrent_writers_and_readers_never_see_half_an_entry(tmp_path):
     assert not list(tmp_path.rglob(".tmp-*"))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_read_only_cache_is_a_clear_error(tmp_path):
-    (tmp_path / "x").mkdir()
-    os.chmod(tmp_path / "x", 0o500)
-    with pytest.raises(FeatureCacheError, match=str(tmp_path / "x")):
-        FeatureCache(tmp_path).store("x", "ef56", np.zeros(3))
-
-
 def test_unwritable_cache_is_a_clear_error_and_leaves_nothing(tmp_path):
     blocker = tmp_path / "x"
     blocker.write_text("a file where a folder should be")
@@ -84,3 +81,61 @@ def test_warm_extraction_computes_nothing_and_changed_audio_is_recomputed(tmp_pa
     write_wav(tmp_path / "u0.wav", seconds=0.9)  # content changed: a new key
     extract(table, CountingExtractor(LogMelExtractor(), calls), cache, progress=False)
     assert sum(calls) == 6
+
+
+def _features_command(root, cache, preexec):
+    """``sertext features`` (log-Mel) in a child process whose file-system limits ``preexec`` sets."""
+    return subprocess.run([sys.executable, "-m", "sertext.cli", "features", "iemocap", str(root), "--extractor",
+                           "log-mel", "--cache-dir", str(cache), "--quiet"], capture_output=True, text=True,
+                          preexec_fn=preexec)
+
+
+def _without_permission_override():
+    """Make root obey file permissions too: drop the capabilities that bypass them from the
+    bounding set, so the exec'd process runs without them."""
+    if os.geteuid() == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for capability in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
+            if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def _files(cache):
+    return sorted(p.relative_to(cache) for p in cache.rglob("*") if p.is_file())
+
+
+def _assert_one_clear_line(result, cache, reason):
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"sertext features: error: cannot write feature cache entry under {cache.resolve()}/log-mel/"), lines
+    assert reason in lines[0]
+
+
+def test_a_cache_folder_turned_read_only_is_a_clear_error_and_keeps_its_entries(iemocap_root, tmp_path):
+    cache = tmp_path / "cache"
+    extract(wav_table(tmp_path, [0.2, 0.3]), LogMelExtractor(), FeatureCache(cache), progress=False)
+    before = _files(cache)
+    for folder in [cache, *(p for p in cache.rglob("*") if p.is_dir())]:
+        folder.chmod(0o555)
+    try:
+        result = _features_command(iemocap_root, cache, _without_permission_override)
+    finally:
+        for folder in [cache, *(p for p in cache.rglob("*") if p.is_dir())]:
+            folder.chmod(0o755)
+    _assert_one_clear_line(result, cache, "Permission denied")
+    assert _files(cache) == before and len(before) == 2
+
+
+def _file_size_limit():
+    """A disk that is full after 4 kB per file (a log-Mel entry is larger): writes past it fail
+    with EFBIG instead of killing the process."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+
+def test_a_full_cache_disk_is_a_clear_error_and_leaves_no_half_written_entry(iemocap_root, tmp_path):
+    cache = tmp_path / "cache"
+    result = _features_command(iemocap_root, cache, _file_size_limit)
+    _assert_one_clear_line(result, cache, "File too large")
+    assert _files(cache) == []  # neither the entry nor its temporary file
