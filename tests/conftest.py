@@ -5,7 +5,13 @@ session runs with a temporary HOME, Ray token auth off and MLflow telemetry off.
 """
 
 import os
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 
 import pytest
 
@@ -53,3 +59,62 @@ def tiny_demo_root(tmp_path_factory):
     from sertext.data.demo import write_demo_corpus
 
     return write_demo_corpus(tmp_path_factory.mktemp("tiny") / "corpus", utterances=60, progress=False)
+
+
+@pytest.fixture
+def cluster():
+    """A head and a worker node, one CPU each, owned by this test (``cluster.worker_nodes``)."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    nodes.add_node(num_cpus=1)
+    nodes.wait_for_nodes()
+    ray.init(address=nodes.address, log_to_driver=False)
+    yield nodes
+    ray.shutdown()
+    nodes.shutdown()
+
+
+class MlflowServer:
+    """A real ``mlflow server`` on 127.0.0.1 over SQLite, which a test may stop and start again
+    on the same port and store; only its own process group is ever signalled."""
+
+    def __init__(self, folder) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.artifacts = folder / "server-artifacts"
+        self.command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{folder}/server.db",
+                        "--artifacts-destination", str(self.artifacts), "--host", "127.0.0.1",
+                        "--port", str(self.port), "--workers", "1"]
+        self.process = None
+
+    def start(self) -> None:
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        self.process = subprocess.Popen(self.command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"{self.url}/health", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.25)
+        self.stop()
+        pytest.fail("mlflow server did not start")
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(30)
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    server = MlflowServer(tmp_path)
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.stop()

@@ -86,6 +86,25 @@ def write_iemocap(root) -> None:
         (base / "dialog" / "transcriptions" / f"{dialog}.txt").write_text("\n".join(transcript) + "\n")
 
 
+def iemocap_files(root, utt_id: str) -> tuple:
+    """``(wav, EmoEvaluation file, transcription file)`` of an utterance of the IEMOCAP fixture."""
+    dialog = utt_id.rsplit("_", 1)[0]
+    session = root / f"Session{int(utt_id[3:5])}"
+    return (session / "sentences" / "wav" / dialog / f"{utt_id}.wav",
+            session / "dialog" / "EmoEvaluation" / f"{dialog}.txt",
+            session / "dialog" / "transcriptions" / f"{dialog}.txt")
+
+
+def replace_in_line(path, old: bytes, new: bytes) -> int:
+    """Replace ``old`` by ``new`` in the first line of ``path`` holding it (bytes, so a test can
+    write invalid UTF-8); returns that line's 1-based number."""
+    lines = path.read_bytes().split(b"\n")
+    number = next(i for i, line in enumerate(lines) if old in line)
+    lines[number] = lines[number].replace(old, new, 1)
+    path.write_bytes(b"\n".join(lines))
+    return number + 1
+
+
 def write_emotyda(folder) -> None:
     """EMOTyDA CSVs (CRLF, quoted where needed): every fixture utterance but two, plus XX rows."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -248,3 +267,32 @@ class CountingExtractor:
 def count_parameters(model) -> int:
     """The number of parameters of a torch module."""
     return sum(p.numel() for p in model.parameters())
+
+
+# --- sweeps -------------------------------------------------------------------------------------
+TINY = {"model.width": 0.0625, "train.epochs": 2, "train.batch_size": 8, "train.crop_s": 1.0}
+
+
+def sweep_config(name, root, tmp_path, **overrides):
+    """A two-trial CNN14 sweep at tiny settings with every store under ``tmp_path``."""
+    from sertext.sweep import SweepConfig
+
+    values = dict(name=name, root=str(root), archs=("cnn14",), seeds=(0,), folds=("Ses01F", "Ses02F"),
+                  fixed=TINY, storage_path=str(tmp_path / "ray"), cache_dir=str(tmp_path / "cache"),
+                  tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", progress=False, max_failures=2,
+                  report_dir=str(tmp_path / "reports"))
+    values.update(overrides)
+    return SweepConfig(**values)
+
+
+def sweep_runs(uri, name):
+    """``(parent run, child runs)`` of the one launch of sweep ``name``."""
+    from mlflow.tracking import MlflowClient
+
+    from sertext import tracking
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(name)
+    parents = client.search_runs([experiment.experiment_id], "tags.`sertext.kind` = 'sweep'")
+    assert len(parents) == 1
+    return parents[0], tracking.child_runs(uri, experiment.experiment_id, parents[0].info.run_id)

@@ -1,102 +1,33 @@
 """Sweeps on Ray Tune with MLflow: a two-node cluster with a tracking server, a killed driver,
 a killed trial, and the MLflow contract of DESIGN.md.
 
-Each test owns its Ray nodes (``ray.cluster_utils.Cluster``) and its MLflow server and stops
-exactly those.
+Each test owns its Ray nodes and its MLflow server (the ``cluster`` and ``mlflow_server``
+fixtures of conftest.py) and stops exactly those.
 """
 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sertext import tracking
 from sertext.aggregate import collect_runs
 from sertext.sweep import SweepConfig, run_fusion_sweep, run_sweep, summary_table
+from tests.fixtures import TINY, sweep_config, sweep_runs
 
 pytestmark = pytest.mark.slow
 
-TINY = {"model.width": 0.0625, "train.epochs": 2, "train.batch_size": 8, "train.crop_s": 1.0}
-
-
-@pytest.fixture
-def cluster():
-    """A head and a worker node, one CPU each, owned by this test."""
-    import ray
-    from ray.cluster_utils import Cluster
-
-    if ray.is_initialized():
-        ray.shutdown()
-    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    nodes.add_node(num_cpus=1)
-    nodes.wait_for_nodes()
-    ray.init(address=nodes.address, log_to_driver=False)
-    yield nodes
-    ray.shutdown()
-    nodes.shutdown()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def mlflow_server(tmp_path):
-    """A real `mlflow server` on 127.0.0.1, stopped (its process group) afterwards."""
-    port = _free_port()
-    artifacts = tmp_path / "server-artifacts"
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
-         "--artifacts-destination", str(artifacts), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        os.killpg(process.pid, signal.SIGTERM)
-        pytest.fail("mlflow server did not start")
-    yield url, artifacts
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(30)
-
-
-def _sweep(name, root, tmp_path, **overrides):
-    values = dict(name=name, root=str(root), archs=("cnn14",), seeds=(0,), folds=("Ses01F", "Ses02F"),
-                  fixed=TINY, storage_path=str(tmp_path / "ray"), cache_dir=str(tmp_path / "cache"),
-                  tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", progress=False, max_failures=2,
-                  report_dir=str(tmp_path / "reports"))
-    values.update(overrides)
-    return SweepConfig(**values)
-
-
-def _children(uri, name):
-    client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name(name)
-    parents = client.search_runs([experiment.experiment_id], "tags.`sertext.kind` = 'sweep'")
-    assert len(parents) == 1
-    return parents[0], tracking.child_runs(uri, experiment.experiment_id, parents[0].info.run_id)
-
 
 def test_two_node_sweep_logs_through_a_tracking_server(tiny_demo_root, tmp_path, cluster, mlflow_server):
-    url, artifacts = mlflow_server
-    sweep = _sweep("two-nodes", tiny_demo_root, tmp_path, archs=("cnn14", "mfcnn14"), tracking_uri=url)
+    url, artifacts = mlflow_server.url, mlflow_server.artifacts
+    sweep = sweep_config("two-nodes", tiny_demo_root, tmp_path, archs=("cnn14", "mfcnn14"), tracking_uri=url)
     results = run_sweep(sweep)
-    parent, runs = _children(url, "two-nodes")
+    parent, runs = sweep_runs(url, "two-nodes")
     assert parent.info.status == "FINISHED"
     assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}
     assert len({r.data.tags["ray_node"] for r in runs}) == 2  # trials ran on both nodes
@@ -144,12 +75,12 @@ def test_killed_driver_relaunch_finishes_every_trial_once(tiny_demo_root, tmp_pa
         finished_before = _wait_for_finished_runs(uri, "killed", 2, first)
         first.send_signal(signal.SIGKILL)  # the driver we started, by its pid
         first.wait(30)
-    _, runs = _children(uri, "killed")
+    _, runs = sweep_runs(uri, "killed")
     assert any(r.info.status == "RUNNING" for r in runs)  # trials were cut off mid-way
     with open(tmp_path / "driver2.log", "w") as log:
         second = _driver(args, cluster, log)
         assert second.wait(600) == 0, (tmp_path / "driver2.log").read_text()[-3000:]
-    _, runs = _children(uri, "killed")
+    _, runs = sweep_runs(uri, "killed")
     keys = [r.data.tags["sertext.trial_key"] for r in runs]
     assert len(keys) == len(set(keys)) == 6  # one run per trial
     assert {r.info.status for r in runs} == {"FINISHED"}
@@ -177,7 +108,7 @@ def _wait_for_finished_runs(uri, name, count, driver, timeout_s=300):
 
 def test_killed_trial_is_retried_into_the_same_run(tiny_demo_root, tmp_path, cluster):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    sweep = _sweep("retried", tiny_demo_root, tmp_path, folds=("Ses01F",), fixed={**TINY, "train.epochs": 6})
+    sweep = sweep_config("retried", tiny_demo_root, tmp_path, folds=("Ses01F",), fixed={**TINY, "train.epochs": 6})
     import threading
 
     killed = []
@@ -201,7 +132,7 @@ def test_killed_trial_is_retried_into_the_same_run(tiny_demo_root, tmp_path, clu
     run_sweep(sweep)
     killer.join()
     assert killed, "the trial process was never killed"
-    _, runs = _children(uri, "retried")
+    _, runs = sweep_runs(uri, "retried")
     assert len(runs) == 1 and runs[0].info.run_id == killed[0]
     assert runs[0].info.status == "FINISHED"
     assert runs[0].data.tags["ray_pid"] != ""  # re-tagged by the retry
@@ -209,10 +140,10 @@ def test_killed_trial_is_retried_into_the_same_run(tiny_demo_root, tmp_path, clu
 
 
 def test_optuna_search_samples_continuous_hyperparameters(tiny_demo_root, tmp_path, cluster):
-    sweep = _sweep("searched", tiny_demo_root, tmp_path, folds=("Ses01F",), num_samples=3, metric="dev/uar",
+    sweep = sweep_config("searched", tiny_demo_root, tmp_path, folds=("Ses01F",), num_samples=3, metric="dev/uar",
                    search={"train.lr": ("loguniform", 1e-3, 1e-1), "train.momentum": ("choice", [0.8, 0.9])})
     results = run_sweep(sweep)
-    _, runs = _children(f"sqlite:///{tmp_path}/mlflow.db", "searched")
+    _, runs = sweep_runs(f"sqlite:///{tmp_path}/mlflow.db", "searched")
     assert len(runs) == len(results) == 3 and {r.info.status for r in runs} == {"FINISHED"}
     rates = {float(r.data.params["train.lr"]) for r in runs}
     assert len(rates) == 3 and all(1e-3 <= lr <= 1e-1 for lr in rates)
@@ -224,11 +155,11 @@ def test_optuna_search_samples_continuous_hyperparameters(tiny_demo_root, tmp_pa
 def test_variants_of_one_model_fuse_with_the_unvaried_text_model(tiny_demo_root, tmp_path, cluster):
     """The bottleneck sweep's shape: two bottleneck sizes of the speech model, one text model."""
     sizes = ({"model.bottleneck": 8, "model.downsample": 48}, {"model.bottleneck": 16, "model.downsample": 16})
-    sweep = _sweep("bottleneck", tiny_demo_root, tmp_path, archs=("crossrep-mel", "textcnn"), variants=sizes,
+    sweep = sweep_config("bottleneck", tiny_demo_root, tmp_path, archs=("crossrep-mel", "textcnn"), variants=sizes,
                    variant_archs=("crossrep-mel",), audio_baseline="crossrep-mel", text_baseline="textcnn",
                    protocol="iemocap-loso-session", folds=("Session1",), fixed={**TINY, "train.batch_size": 4})
     run_sweep(sweep)
-    _, runs = _children(f"sqlite:///{tmp_path}/mlflow.db", "bottleneck")
+    _, runs = sweep_runs(f"sqlite:///{tmp_path}/mlflow.db", "bottleneck")
     assert sorted((r.data.tags["arch"], r.data.tags["variant"]) for r in runs) == [
         ("crossrep-mel", "bottleneck=16 downsample=16"), ("crossrep-mel", "bottleneck=8 downsample=48"),
         ("textcnn", "-")]  # the text model trains once, not once per bottleneck size
@@ -248,7 +179,7 @@ def test_late_fusion_sweep_logs_one_run_per_weight(tmp_path, cluster):
     write_synthetic_sweep(uri)
     curve = run_fusion_sweep("synthetic", tracking_uri=uri, points=5, storage_path=str(tmp_path / "ray"),
                              progress=False)
-    parent, runs = _children(uri, "synthetic-fusion")
+    parent, runs = sweep_runs(uri, "synthetic-fusion")
     assert parent.info.status == "FINISHED" and len(runs) == 5 and {r.info.status for r in runs} == {"FINISHED"}
     assert curve["w_audio"].tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
     pairs = [(f, s) for f in FOLDS for s in SEEDS if ("text", f, s) != FAILED]
@@ -259,8 +190,8 @@ def test_late_fusion_sweep_logs_one_run_per_weight(tmp_path, cluster):
 
 
 def test_collect_and_summarise_results(tiny_demo_root, tmp_path, cluster):
-    run_sweep(_sweep("summary", tiny_demo_root, tmp_path, seeds=(0, 1), folds=("Ses01F",)))
-    parent, _ = _children(f"sqlite:///{tmp_path}/mlflow.db", "summary")
+    run_sweep(sweep_config("summary", tiny_demo_root, tmp_path, seeds=(0, 1), folds=("Ses01F",)))
+    parent, _ = sweep_runs(f"sqlite:///{tmp_path}/mlflow.db", "summary")
     results = collect_runs(f"sqlite:///{tmp_path}/mlflow.db", parent.info.experiment_id, parent.info.run_id)
     assert sorted(results["seed"]) == [0, 1]
     table = summary_table(results, ["test/uar"])
