@@ -126,7 +126,7 @@ def latest_sweep_run(tracking_uri: str, experiment: str) -> tuple[str, str]:
     found = mlflow.get_experiment_by_name(experiment)
     if found is None:
         names = sorted(e.name for e in mlflow.search_experiments())
-        raise ValueError(f"no experiment {experiment!r} in {tracking_uri}; it has {names}")
+        raise ValueError(f"no experiment {experiment!r} in {redact(tracking_uri)}; it has {names}")
     parents = mlflow.search_runs([found.experiment_id], f"tags.`{KIND_TAG}` = 'sweep'",
                                  order_by=["attributes.start_time DESC"], max_results=1)
     if not parents:
