@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .audio import AudioError, read_wav, wav_problem
+from .audio import AudioError, read_wav, wav_problems
 from .iemocap import read_iemocap
 from .labels import FOUR_CLASSES, four_class
 from .msp_podcast import read_msp_podcast
@@ -43,8 +43,9 @@ def load_corpus(
         on_error: ``"raise"`` stops with a :class:`CorpusError` listing every error (file and
             line) found; ``"collect"`` leaves the affected rows out and keeps the errors in
             ``table.attrs["problems"]`` (what ``sertext check-corpus`` does).
-        check_audio: also open every wav's header: unreadable or empty files are errors, other
-            sample rates or channel counts notes (they are converted on read).
+        check_audio: also decode every wav: unreadable or empty files and NaN samples are
+            errors, other sample rates or channel counts notes (they are converted on read), and
+            so is clipping (a quality note; the utterance is kept).
         dialogue_acts: IEMOCAP only: EMOTyDA CSV file or folder; adds ``dialogue_act``.
 
     Returns:
@@ -74,11 +75,10 @@ def load_corpus(
 
 
 def _check_audio(table: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+    """The table without the wavs :func:`read_wav` would refuse, and every wav problem found."""
     problems, bad = [], []
     for index, path in table["path"].items():
-        found = wav_problem(path)
-        if found is not None:
-            severity, kind, detail = found
+        for severity, kind, detail in wav_problems(path):
             problems.append(Problem(kind, severity, path, None, detail))
             if severity == "error":
                 bad.append(index)
