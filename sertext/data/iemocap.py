@@ -18,10 +18,13 @@ EmoEvaluation blocks start with a TAB-separated header
 evaluators and may lie outside 1–5), followed by ``C-<rater>:`` categorical lines (one rater may
 give several ``;``-separated categories) and ``A-<rater>:`` lines ``val N; act N; dom  N;`` (note
 the double space).  Raters ``E*`` are external evaluators, ``F1``/``M1`` the actor's self-rating.
+A header V/A/D outside 0.5–5.5 is an error; an emotion code outside :data:`EMOTION_CODES` is kept
+and noted.
 
 Transcription lines look like ``Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.``.  Lines
 with ``XX`` ids (no wav, no label, not unique) and lines that do not match that pattern are
-skipped and counted.  Tag-only utterances such as ``[LAUGHTER]`` keep their text.
+skipped and counted.  Tag-only utterances such as ``[LAUGHTER]`` keep their text; a line with no
+text at all is kept with ``''`` and noted.
 
 Optional EMOTyDA dialogue acts (``iemocap_session{1..5}.csv``: ``TURN,UTTERANCE,DA,EMOTION``,
 CRLF) are joined as a ``dialogue_act`` column, missing where EMOTyDA has no row.
@@ -37,10 +40,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .table import CorpusError, Problem, ProblemLog, Problems, make_table
+from .table import CorpusError, Problem, ProblemLog, Problems, make_table, out_of_range
 
 HEADER_RE = re.compile(
-    r"^\[(\d+\.\d+) - (\d+\.\d+)\]\t(\S+)\t(\w{3})\t\[([\d.]+), ([\d.]+), ([\d.]+)\]$"
+    r"^\[(\d+\.\d+) - (\d+\.\d+)\]\t(\S+)\t(\w+)\t\[(-?\d+(?:\.\d+)?), (-?\d+(?:\.\d+)?), (-?\d+(?:\.\d+)?)\]$"
 )
 TRANSCRIPT_RE = re.compile(
     r"^(Ses\d\d[FM]_\S+_[FM](?:\d{3}|XX\d)) \[(\d+\.\d+)-(\d+\.\d+)\]:\s?(.*)$"
@@ -49,6 +52,11 @@ UTT_ID_RE = re.compile(r"^Ses(\d\d)[FM]_(\S+)_([FM])(\d{3})$")
 DIALOG_RE = re.compile(r"^Ses(\d\d)[FM]_(impro|script)\S*$")
 RATER_RE = re.compile(r"^([CA])-([A-Za-z]+\d*):\s*(.*?)\s*(?:\((.*)\))?\s*$")
 ATTRIBUTE_RE = re.compile(r"(val|act|dom)\s+(\d+(?:\.\d+)?)")
+#: The emotion codes of EmoEvaluation headers (docs/datasets.md §1.3); others are kept and noted.
+EMOTION_CODES = ("neu", "hap", "exc", "sad", "ang", "fru", "sur", "fea", "dis", "oth", "xxx")
+# Header V/A/D are means on a 1–5 scale, yet 0.5 and 5.5 occur in the corpus (docs/datasets.md
+# §1.3); values beyond these are errors, not ratings.
+VAD_RANGE = (0.5, 5.5)
 
 #: Columns the IEMOCAP reader adds after the contract columns.
 EXTRA_COLUMNS = (
@@ -122,6 +130,8 @@ def _read_dialog(session_dir: Path, dialog: str, label_file: Path, reading: _Rea
     wav_dir = session_dir / "sentences" / "wav" / dialog
     wavs = _list_wavs(wav_dir)
     for utt_id, block in blocks.items():
+        if not block["usable"]:
+            continue  # its error is recorded; its rater lines and wav go with it
         where = f"{label_file}:{block['line']}"
         wav = wav_dir / f"{utt_id}.wav"
         if utt_id not in wavs:
@@ -207,9 +217,15 @@ def _parse_header(path: Path, number: int, line: str, dialog: str, reading: _Rea
         reading.error("malformed_header", path, number,
                       f"utterance id {utt_id!r} is not of the form {dialog}_{{F|M}}NNN")
         return None
+    vad = tuple(float(v) for v in vad)
+    outside = out_of_range(dict(zip(("valence", "arousal", "dominance"), vad, strict=True)), *VAD_RANGE)
+    if outside:
+        reading.error("vad_out_of_range", path, number, f"{utt_id}: {outside} (means of 1–5 ratings)")
+    elif emotion not in EMOTION_CODES:
+        reading.note("unknown_emotion", path, number, f"{utt_id}: unknown emotion code {emotion!r} kept as data")
     return {
-        "utt_id": utt_id, "line": number, "emotion": emotion,
-        "start_s": float(start), "end_s": float(end), "vad": tuple(float(v) for v in vad),
+        "utt_id": utt_id, "line": number, "emotion": emotion, "usable": not outside,
+        "start_s": float(start), "end_s": float(end), "vad": vad,
         "rater_emotions": [], "self_emotions": [], "rater_vad": [],
     }
 
@@ -251,6 +267,8 @@ def _parse_transcription(path: Path, labelled: set, reading: _Reading) -> dict:
             reading.error("duplicate_transcript", path, number, f"second transcript line for {utt_id}")
         else:
             texts[utt_id] = text
+            if not text:
+                reading.note("empty_transcript", path, number, f"{utt_id} has no text; kept with ''")
     return texts
 
 
@@ -281,20 +299,20 @@ def _join_dialogue_acts(table: pd.DataFrame, source: Path, reading: _Reading) ->
 def _read_dialogue_acts(path: Path, known: set, acts: dict, reading: _Reading) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"EMOTyDA file {path} does not exist")
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = csv.reader(handle)
-        header = next(rows, None)
-        if header is None or [h.strip() for h in header] != DIALOGUE_ACT_HEADER:
-            raise CorpusError("EMOTyDA", str(path), [Problem(
-                "malformed_header", "error", str(path), 1,
-                f"expected header {','.join(DIALOGUE_ACT_HEADER)}, found {header}")])
-        for number, row in enumerate(rows, start=2):
-            if len(row) != 4:
-                reading.note("malformed_dialogue_act", path, number, f"expected 4 fields: {row}")
-            elif row[0] not in known:
-                reading.note("dialogue_act_without_utterance", path, number,
-                             f"{row[0]} is not in the utterance table; skipped")
-            elif row[0] in acts:
-                reading.note("duplicate_dialogue_act", path, number, f"second row for {row[0]}; skipped")
-            else:
-                acts[row[0]] = row[2].strip()
+    rows = csv.reader(reading.read_lines(path))  # one row per line; bytes that are not UTF-8 noted
+    header = next(rows, None)
+    if header is None or [h.strip() for h in header] != DIALOGUE_ACT_HEADER:
+        raise CorpusError("EMOTyDA", str(path), [Problem(
+            "malformed_header", "error", str(path), 1,
+            f"expected header {','.join(DIALOGUE_ACT_HEADER)}, found {header}")])
+    for row in rows:
+        number = rows.line_num
+        if len(row) != 4:
+            reading.note("malformed_dialogue_act", path, number, f"expected 4 fields: {row}")
+        elif row[0] not in known:
+            reading.note("dialogue_act_without_utterance", path, number,
+                         f"{row[0]} is not in the utterance table; skipped")
+        elif row[0] in acts:
+            reading.note("duplicate_dialogue_act", path, number, f"second row for {row[0]}; skipped")
+        else:
+            acts[row[0]] = row[2].strip()

@@ -12,7 +12,9 @@ Raw corpus layout (docs/datasets.md §4)::
 ``.wav``.  Attributes are means of 7-point ratings.  ``SpkrID`` and ``Gender`` may be
 ``Unknown`` (read as missing).  ``Split_Set`` is ``Train``, ``Development`` (``Validation`` in old
 releases), ``Test1``, ``Test2``, ``Test3``; Test3 rows have no labels and are kept with missing
-labels; an unknown split value is kept as data.
+labels; an unknown or missing split value is kept as data and noted.  Rows whose field count
+differs from the header's, or whose attributes are not numbers or lie outside 1–7, are errors; an
+``EmoClass`` outside :data:`EMOTION_CODES` is kept and noted.
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from .table import ProblemLog, Problems, make_table
+from .table import ProblemLog, Problems, make_table, out_of_range
 
 LABEL_FILES = ("labels_consensus.csv", "labels_concensus.csv")
 REQUIRED_COLUMNS = ("FileName", "EmoClass", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set")
 KNOWN_SPLITS = ("Train", "Development", "Validation", "Test1", "Test2", "Test3")
+#: EmoClass codes (docs/datasets.md §4.3); others are kept and noted.
+EMOTION_CODES = ("A", "H", "S", "N", "U", "F", "D", "C", "O", "X")
+VAD_RANGE = (1.0, 7.0)  # means of 7-point Likert ratings
 _GENDERS = {"Male": "M", "Female": "F"}
 
 
@@ -50,22 +55,16 @@ def read_msp_podcast(root) -> pd.DataFrame:
         log.note("missing_transcript_folder", transcripts, None, "no Transcripts/ folder; all text set to ''")
         transcripts = None
     rows, seen = [], {}
-    with label_file.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            log.error("malformed_header", label_file, 1, f"missing columns {missing}")
-        else:
-            for number, record in enumerate(reader, start=2):
-                row = _row(record, label_file, number, audio, transcripts, log)
-                if row is None:
-                    continue
-                if row["utt_id"] in seen:
-                    log.error("duplicate_utt_id", label_file, number,
-                              f"{record['FileName']} already listed at line {seen[row['utt_id']]}")
-                    continue
-                seen[row["utt_id"]] = number
-                rows.append(row)
+    for number, record in _label_records(label_file, log):
+        row = _row(record, label_file, number, audio, transcripts, log)
+        if row is None:
+            continue
+        if row["utt_id"] in seen:
+            log.error("duplicate_utt_id", label_file, number,
+                      f"{record['FileName']} already listed at line {seen[row['utt_id']]}")
+            continue
+        seen[row["utt_id"]] = number
+        rows.append(row)
     table = make_table(rows)
     table.attrs["problems"] = Problems(log.problems)
     return table
@@ -77,6 +76,32 @@ def _find_label_file(root: Path) -> Path:
         if path.is_file():
             return path
     raise FileNotFoundError(f"No Labels/{' or Labels/'.join(LABEL_FILES)} under {root}")
+
+
+def _label_records(label_file: Path, log: ProblemLog):
+    """``(line number, {column: value})`` per row of the label CSV.
+
+    A header without the required columns and a row with more or fewer fields than the header
+    are errors (a ragged row would shift its values into the wrong columns); blank lines are
+    skipped.
+    """
+    lines = log.read_lines(label_file)
+    if lines:
+        lines[0] = lines[0].removeprefix("\ufeff")  # a UTF-8 byte-order mark
+    reader = csv.reader(lines)
+    header = [name.strip() for name in next(reader, [])]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        log.error("malformed_header", label_file, 1, f"missing columns {missing}")
+        return
+    for fields in reader:
+        if not any(value.strip() for value in fields):
+            continue
+        if len(fields) != len(header):
+            log.error("malformed_row", label_file, reader.line_num,
+                      f"{len(fields)} fields where the header has {len(header)}: {','.join(fields)!r}")
+            continue
+        yield reader.line_num, dict(zip(header, fields, strict=True))
 
 
 def _index_audio(root: Path) -> dict:
@@ -96,16 +121,19 @@ def _row(record: dict, label_file: Path, number: int, audio: dict, transcripts, 
         log.error("malformed_row", label_file, number, f"FileName {file_name!r} is not a .wav name")
         return None
     try:
-        arousal, valence, dominance = (_float(record[c]) for c in ("EmoAct", "EmoVal", "EmoDom"))
+        attributes = {c: _float(record[c]) for c in ("EmoAct", "EmoVal", "EmoDom")}
     except ValueError as exc:
         log.error("malformed_row", label_file, number, f"attribute is not a number: {exc}")
+        return None
+    outside = out_of_range(attributes, *VAD_RANGE)
+    if outside:
+        log.error("vad_out_of_range", label_file, number, f"{file_name}: {outside} (means of 1–7 ratings)")
         return None
     if file_name not in audio:
         log.error("missing_wav", label_file, number, f"{file_name} is not in Audios/")
         return None
-    split = (record["Split_Set"] or "").strip() or None
-    if split not in KNOWN_SPLITS:
-        log.note("unknown_split", label_file, number, f"split {split!r} kept as data")
+    split, emotion = record["Split_Set"].strip() or None, _known(record["EmoClass"])
+    _note_labels(file_name, split, emotion, log, label_file, number)
     stem = file_name[:-4]
     return {
         "utt_id": stem,
@@ -115,13 +143,24 @@ def _row(record: dict, label_file: Path, number: int, audio: dict, transcripts, 
         "session": None,
         "gender": _GENDERS.get((record["Gender"] or "").strip()),
         "text": _transcript(transcripts / f"{stem}.txt", log) if transcripts else "",
-        "emotion": _known(record["EmoClass"]),
-        "arousal": arousal,
-        "valence": valence,
-        "dominance": dominance,
+        "emotion": emotion,
+        "arousal": attributes["EmoAct"],
+        "valence": attributes["EmoVal"],
+        "dominance": attributes["EmoDom"],
         "mode": None,
         "split": split,
     }
+
+
+def _note_labels(file_name: str, split, emotion, log: ProblemLog, label_file: Path, number: int) -> None:
+    """Note a missing or unknown split and an unknown emotion code (all kept as data)."""
+    if split is None:
+        log.note("missing_split", label_file, number, f"{file_name}: no Split_Set; kept, in no msp-official set")
+    elif split not in KNOWN_SPLITS:
+        log.note("unknown_split", label_file, number,
+                 f"{file_name}: split {split!r} kept as data, in no msp-official set")
+    if emotion is not None and emotion not in EMOTION_CODES:
+        log.note("unknown_emotion", label_file, number, f"{file_name}: unknown emotion code {emotion!r} kept as data")
 
 
 def _float(value: str | None) -> float:

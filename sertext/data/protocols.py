@@ -119,9 +119,12 @@ def _msp_official(table: pd.DataFrame) -> Fold:
 
 
 def _check_fold(table: pd.DataFrame, fold: Fold) -> None:
-    """Raise if a fold is empty or shares a known speaker between train and test."""
-    if not fold.train or not fold.test:
-        raise ValueError(f"fold {fold.name} has an empty train or test set")
+    """Raise if a fold's train or test set is empty (e.g. a speaker missing from the corpus copy)
+    or the fold shares a known speaker between train and test."""
+    for name, ids in (("train", fold.train), ("test", fold.test)):
+        if not ids:
+            raise ValueError(f"fold {fold.name} has no {name} utterances; the table has speakers "
+                             f"{sorted(table['speaker'].dropna().unique())}")
     speakers = table.set_index("utt_id")["speaker"]
     shared = set(speakers[fold.train].dropna()) & set(speakers[fold.test].dropna())
     if shared:

@@ -112,6 +112,19 @@ class CorpusError(ValueError):
         )
 
 
+def out_of_range(values: dict, low: float, high: float) -> str:
+    """The values outside ``[low, high]``, described for a problem ('' when all are inside).
+
+    Missing values (NaN) pass: a missing attribute is not out of range.
+
+    Examples:
+        >>> out_of_range({"valence": 2.5, "arousal": 9.0, "dominance": float("nan")}, 1, 5)
+        'arousal 9 outside 1–5'
+    """
+    outside = [f"{name} {value:g}" for name, value in values.items() if value == value and not low <= value <= high]
+    return f"{', '.join(outside)} outside {low:g}–{high:g}" if outside else ""
+
+
 def make_table(rows: list[dict], extra_columns=()) -> pd.DataFrame:
     """Build the utterance table from reader rows, with contract column types.
 
