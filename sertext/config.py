@@ -9,6 +9,7 @@ hyperparameter fails at once instead of silently doing nothing.  No torch import
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -191,16 +192,46 @@ class TrialConfig:
             elif key == "checkpoint_dir":
                 top[key] = value
             else:
-                raise ValueError(f"unknown trial config key {key!r}")
+                raise ValueError(f"unknown trial config key {key!r}{_did_you_mean(key)}")
         built = {}
         for section, kind in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
             known = {f.name for f in fields(kind)}
             unknown = set(sections[section]) - known
             if unknown:
-                raise ValueError(f"unknown {section} config key(s) {sorted(unknown)}; "
-                                 f"known: {sorted(known)}")
+                keys = [f"{section}.{name}" for name in sorted(unknown)]
+                raise ValueError("; ".join(f"unknown {section} config key {k!r}{_did_you_mean(k)}" for k in keys))
             built[section] = kind(**sections[section])
         return cls(**built, **top)
+
+
+# Names other tools use for a field, where the spelling is too far off for difflib to suggest it.
+_KEY_SYNONYMS = {"learning_rate": "lr", "num_epochs": "epochs", "max_epochs": "epochs", "n_epochs": "epochs",
+                 "bs": "batch_size", "architecture": "arch", "wd": "weight_decay", "warmup_ratio": "warmup_fraction"}
+
+
+def _did_you_mean(key: str) -> str:
+    """`` (did you mean train.lr?)`` for a misspelt flat key, else the valid keys of its section.
+
+    The suggestion is a key whose field name matches the given one, or a synonym of it, or is
+    spelt nearly alike, in the key's own section first.
+
+    Examples:
+        >>> _did_you_mean("train.learning_rate")
+        ' (did you mean train.lr?)'
+    """
+    valid = [f"{section}.{f.name}" for section, kind in (("data", DataConfig), ("model", ModelConfig),
+                                                         ("train", TrainConfig)) for f in fields(kind)]
+    valid.append("checkpoint_dir")
+    section, _, name = key.rpartition(".")
+    name = _KEY_SYNONYMS.get(name, name)
+    names = {k.rpartition(".")[2] for k in valid}
+    close = [name] if name in names else difflib.get_close_matches(name, names, n=1)
+    if close:
+        matches = [k for k in valid if k.rpartition(".")[2] == close[0]]
+        own = [k for k in matches if k.startswith(f"{section}.")]
+        return f" (did you mean {(own or matches)[0]}?)"
+    in_section = [k for k in valid if k.startswith(f"{section}.")] or valid
+    return f"; valid keys: {', '.join(in_section)}"
 
 
 def default_cache_dir() -> str:
