@@ -21,14 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from sertext.errors import FeatureCacheError
+
 #: Bump when extraction code changes in a way that changes features.
 FEATURE_VERSION = 1
 _MAGIC = b"SERTEXT-FEATURE-1\n"
 _DIGEST_BYTES = 32
-
-
-class FeatureCacheError(OSError):
-    """The cache folder cannot be written (read-only, full, …); the message names the path."""
 
 
 def entry_key(extractor: str, settings: dict, content_digest: str) -> str:
