@@ -37,6 +37,7 @@ from sertext.features.wav2vec import Wav2Vec2Extractor
 from sertext.features.words import WordSequenceExtractor, load_word_vectors
 from sertext.losses import ccc_loss, inverse_frequency_weights
 from sertext.models import ARCHITECTURES, build
+from sertext.models.cnn14 import MIN_FRAMES
 
 FRAMES_PER_S = 100  # log-Mel hop of 10 ms
 STRATA = ("speaker", "gender", "mode", "dialogue_act")  # stored with the predictions for analyses
@@ -239,6 +240,13 @@ def _crop(log_mel: np.ndarray, frames: int, generator: torch.Generator) -> np.nd
     if len(log_mel) > frames:
         start = int(torch.randint(0, len(log_mel) - frames + 1, (1,), generator=generator))
         return log_mel[start:start + frames]
+    return _pad_quietest(log_mel, frames)
+
+
+def _pad_quietest(log_mel: np.ndarray, frames: int) -> np.ndarray:
+    """``log_mel`` padded at the end to ``frames`` frames with its quietest value per mel bin."""
+    if len(log_mel) >= frames:
+        return log_mel
     padded = np.repeat(log_mel.min(axis=0, keepdims=True), frames, axis=0)
     padded[: len(log_mel)] = log_mel
     return padded
@@ -276,6 +284,8 @@ def _batch_inputs(split: _Split, index: list, config: TrialConfig, model, device
     if generator is not None and arch.crop == "seconds":
         frames = int(round(config.train.crop_s * FRAMES_PER_S))
         utterances = [{**u, "log_mel": _crop(u["log_mel"], frames, generator)} for u in utterances]
+    elif arch.crop == "seconds":  # evaluation: whole utterances, the shortest padded to what CNN14 can pool
+        utterances = [{**u, "log_mel": _pad_quietest(u["log_mel"], MIN_FRAMES)} for u in utterances]
     elif generator is not None and arch.crop == "segment":
         utterances = [{**u, **_segment({n: u[n] for n in arch.time_axis}, arch.time_axis, model.segment_frames,
                                        generator)} for u in utterances]

@@ -153,6 +153,25 @@ def test_short_utterances_are_padded_with_their_quietest_frame():
     assert crop.shape == (3, 2) and (np.diff(crop[:, 0]) == 2).all()
 
 
+def test_utterances_shorter_than_cnn14_can_pool_are_evaluated_padded():
+    """A 0.2 s utterance (20 frames) would pool to nothing in CNN14's five 2 × 2 poolings."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from sertext.models import build
+    from sertext.trial import _batch_inputs, _Split
+
+    config = TrialConfig.from_dict({"data.root": "x", "data.fold": "f", "model.arch": "cnn14", "model.width": 0.0625})
+    model = build("cnn14", n_outputs=4, width=0.0625).eval()
+    quiet = np.linspace(0, 1, 20 * 64, dtype=np.float32).reshape(20, 64)
+    split = _Split(["short"], {"log_mel": [quiet]}, np.array([0]), pd.DataFrame(index=[0]))
+    inputs = _batch_inputs(split, [0], config, model, torch.device("cpu"), None)
+    assert inputs["log_mel"].shape == (1, 32, 64)
+    assert torch.equal(inputs["log_mel"][0, 20:], torch.from_numpy(quiet.min(axis=0)).expand(12, 64))
+    assert torch.isfinite(model(**inputs)).all()
+
+
 def test_cross_corpus_evaluation_predicts_the_whole_other_corpus(tiny_demo_root, tmp_path):
     from sertext.data import four_class, load_corpus
     from sertext.data.demo import write_demo_msp_podcast

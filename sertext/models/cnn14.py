@@ -21,6 +21,7 @@ from .blocks import ConvBlock, init_xavier
 
 CHANNELS = (64, 128, 256, 512, 1024, 2048)
 N_MELS = 64
+MIN_FRAMES = 2 ** 5  # five 2 × 2 poolings: a shorter input pools to nothing
 
 
 def scaled_channels(width: float) -> list[int]:
