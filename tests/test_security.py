@@ -57,18 +57,15 @@ def test_no_credentials_in_any_config():
     assert len(found) >= 10
 
 
-def test_credentials_in_a_tracking_uri_are_never_printed_or_logged(tmp_path):
+def test_credentials_in_a_tracking_uri_are_never_printed_or_logged(tmp_path, monkeypatch):
     assert tracking.redact("http://ana:s3cret@mlflow.lab:5000/x") == "http://ana:***@mlflow.lab:5000/x"
     assert tracking.redact("http://mlflow.lab:5000") == "http://mlflow.lab:5000"
     assert "s3cret" not in tracking.ui_command("https://ana:s3cret@mlflow.lab")
     sweep = SweepConfig(name="creds", demo=True, tracking_uri="http://ana:s3cret@mlflow.lab:5000")
     logged = {}
-    original = tracking.start_parent_run
-    try:
-        tracking.start_parent_run = lambda uri, experiment, name, params, run_id=None: logged.update(params) or "r1"
-        sweep_module._open_parent_run(sweep, sweep.tracking_uri, "1", tmp_path / "creds")
-    finally:
-        tracking.start_parent_run = original
+    monkeypatch.setattr(tracking, "start_parent_run",
+                        lambda uri, experiment, name, params, run_id=None: logged.update(params) or "r1")
+    sweep_module._open_parent_run(sweep, sweep.tracking_uri, "1", tmp_path / "creds")
     assert logged["tracking_uri"] == "http://ana:***@mlflow.lab:5000"
     assert "s3cret" not in (tmp_path / "creds" / PARENT_RUN_FILE).read_text()
 
@@ -98,13 +95,13 @@ def test_checkpoints_are_loaded_without_running_pickled_code(tmp_path):
     assert not marker.exists()
 
 
-def _own_state(tmp_path, **fields):
+def _own_state(**fields):
     return SweepConfig(**{"name": "mine", "demo": True, "archs": ("cnn14",), "seeds": (0, 1), **fields})
 
 
 def test_tune_state_is_resumed_only_by_the_sweep_that_wrote_it(tmp_path):
     folder = tmp_path / "mine"
-    sweep = _own_state(tmp_path)
+    sweep = _own_state()
     sweep_module._check_own_state(sweep, folder)  # nothing there yet
     folder.mkdir()
     (folder / "tuner.pkl").write_bytes(b"someone else's state")
@@ -112,9 +109,9 @@ def test_tune_state_is_resumed_only_by_the_sweep_that_wrote_it(tmp_path):
         sweep_module._check_own_state(sweep, folder)
     (folder / PARENT_RUN_FILE).write_text(json.dumps({"run_id": "r", "definition": sweep.definition()}))
     sweep_module._check_own_state(sweep, folder)  # its own state: resumed
-    sweep_module._check_own_state(_own_state(tmp_path, max_concurrent=4, report_dir=""), folder)  # not defining
+    sweep_module._check_own_state(_own_state(max_concurrent=4, report_dir=""), folder)  # not defining
     with pytest.raises(ValueError, match="other archs, seeds than this definition"):
-        sweep_module._check_own_state(_own_state(tmp_path, archs=("text",), seeds=(0,)), folder)
+        sweep_module._check_own_state(_own_state(archs=("text",), seeds=(0,)), folder)
 
 
 @pytest.mark.parametrize("name", ["../elsewhere", "/tmp/x", "a/b", ".hidden", ""])
