@@ -1,4 +1,4 @@
-"""The ``sertext`` command: corpus tools, one-trial training and sweep reports.
+"""The ``sertext`` command: corpus tools, one-trial training, sweep reports and an installation check.
 
 Run ``sertext --help`` or ``sertext COMMAND --help`` for the options of each command.
 """
@@ -116,32 +116,15 @@ def _arch_extractors(args: argparse.Namespace) -> dict:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import json
     import time
 
-    from sertext.config import TrialConfig
     from sertext.data.demo import default_demo_dir, write_demo_corpus
     from sertext.trial import run_trial
 
     root = str(write_demo_corpus(default_demo_dir(), progress=True)) if args.demo else args.root
     if not root:
         raise ValueError("give --root CORPUS_FOLDER or --demo")
-    values = {
-        "data.corpus": args.corpus, "data.root": str(Path(root).resolve()), "data.protocol": args.protocol,
-        "data.fold": args.fold, "data.task": args.task, "model.arch": args.arch, "model.width": args.width,
-        "train.seed": args.seed, "train.epochs": args.epochs, "train.batch_size": args.batch_size,
-        "train.lr": args.lr, "train.device": args.device, "model.text_model": args.text_model,
-        "model.pretrained": args.pretrained, "data.cache_dir": args.cache_dir or "",
-        "checkpoint_dir": args.checkpoint_dir,
-    }
-    if args.targets:
-        values["data.targets"] = args.targets.split(",")
-    if args.loss_weights:
-        values["train.loss_weights"] = [float(w) for w in args.loss_weights.split(",")]
-    for item in args.set:
-        key, _, value = item.partition("=")
-        values[key] = json.loads(value) if value[:1] in "[{0123456789-tfn" else value
-    config = TrialConfig.from_dict(values).resolved()
+    config = train_config(args, root)
     print(f"{config.model.arch} on {config.data.corpus} fold {config.data.fold} ({config.data.task}, "
           f"loss {config.loss}), seed {config.train.seed}, {config.train.epochs} epochs")
     start = time.perf_counter()
@@ -160,6 +143,45 @@ def _train(args: argparse.Namespace) -> int:
         _write_trial_outputs(Path(args.out), result)
         print(f"wrote metrics, history and predictions to {args.out}")
     return 0
+
+
+def train_config(args: argparse.Namespace, root: str):
+    """The resolved :class:`~sertext.config.TrialConfig` of ``sertext train``'s options."""
+    from sertext.config import TrialConfig
+
+    values = {
+        "data.corpus": args.corpus, "data.root": str(Path(root).resolve()), "data.protocol": args.protocol,
+        "data.fold": args.fold, "data.task": args.task, "model.arch": args.arch, "model.width": args.width,
+        "train.seed": args.seed, "train.epochs": args.epochs, "train.batch_size": args.batch_size,
+        "train.lr": args.lr, "train.device": args.device, "model.text_model": args.text_model,
+        "model.pretrained": args.pretrained, "data.cache_dir": args.cache_dir or "",
+        "checkpoint_dir": args.checkpoint_dir,
+    }
+    if args.targets:
+        values["data.targets"] = args.targets.split(",")
+    if args.loss_weights:
+        values["train.loss_weights"] = [float(w) for w in args.loss_weights.split(",")]
+    values.update(parse_set(item) for item in args.set)
+    return TrialConfig.from_dict(values).resolved()
+
+
+def parse_set(item: str) -> tuple[str, object]:
+    """``KEY=VALUE`` from ``--set``: the value as JSON where it is JSON (``3``, ``0.5``, ``true``,
+    ``null``, ``[0.7, 0.2, 0.1]``, ``"text"``), else the plain string (``none``,
+    ``facebook/wav2vec2-base``, ``speaker``).
+
+    >>> parse_set("train.crop_s=3"), parse_set("data.normalise=none")
+    (('train.crop_s', 3), ('data.normalise', 'none'))
+    """
+    import json
+
+    key, equals, value = item.partition("=")
+    if not equals or not key:
+        raise ValueError(f"--set {item!r}: write KEY=VALUE, e.g. --set train.crop_s=3")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def _write_trial_outputs(out: Path, result) -> None:
@@ -188,6 +210,16 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from sertext.doctor import diagnose
+
+    if diagnose():
+        print("sertext is ready: python sweeps/loso.py --demo")
+        return 0
+    print("sertext doctor: the installation is broken (the FAILED line above says where)", file=sys.stderr)
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sertext`` command."""
     parser = argparse.ArgumentParser(
@@ -195,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Speech + text emotion recognition sweeps: corpora, training, sweeps, reports.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    doctor = commands.add_parser(
+        "doctor", help="check the installation in seconds",
+        description="Import every heavy dependency (torch, torchaudio, transformers, ray, mlflow, optuna, "
+                    "resemblyzer, pyAudioAnalysis), naming the one that is broken, then run a few seconds of "
+                    "sertext's own work (eSpeak NG speech, log-Mel, a CNN14 step, an offline text embedding) "
+                    "and compare the installed versions with requirements.lock. Exits with 1 on a failure.")
+    doctor.set_defaults(run=_doctor)
 
     demo = commands.add_parser(
         "demo-corpus", help="write the synthetic demo corpus (IEMOCAP format)",

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from sertext.cli import main
+from sertext.cli import build_parser, main, parse_set, train_config
 
 
 def test_check_corpus_prints_counts_and_problems(iemocap_root, emotyda_dir, capsys):
@@ -63,3 +63,40 @@ def test_features_for_an_architecture_fill_the_cache(iemocap_root, tmp_path, cap
 def test_help_explains_every_command():
     run = subprocess.run([sys.executable, "-m", "sertext.cli", "--help"], capture_output=True, text=True)
     assert "demo-corpus" in run.stdout and "check-corpus" in run.stdout
+
+
+@pytest.mark.parametrize(("item", "expected"), [
+    ("train.crop_s=3", 3),
+    ("train.lr=0.005", 0.005),
+    ("train.lr=-1e-3", -1e-3),
+    ("train.bn_recalibration=true", True),
+    ("train.bn_recalibration=false", False),
+    ("model.pretrained=null", None),
+    ("train.loss_weights=[0.7, 0.2, 0.1]", [0.7, 0.2, 0.1]),
+    ('model.text_model="bert-base-uncased"', "bert-base-uncased"),
+    ("data.normalise=none", "none"),
+    ("data.normalise=speaker", "speaker"),
+    ("model.speech_model=facebook/wav2vec2-base", "facebook/wav2vec2-base"),
+    ("model.text_model=t5-small", "t5-small"),
+    ("model.word_vectors=/data/glove.6B.300d.txt", "/data/glove.6B.300d.txt"),
+    ("model.fusion=", ""),
+    ("data.root=/x/a=b", "/x/a=b"),
+])
+def test_set_values_are_json_where_json_else_plain_strings(item, expected):
+    assert parse_set(item) == (item.split("=", 1)[0], expected)
+
+
+def test_set_without_a_value_is_a_one_line_error(iemocap_root, capsys):
+    assert main(["train", "--root", str(iemocap_root), "--set", "data.normalise"]) == 2
+    assert "write KEY=VALUE" in capsys.readouterr().err
+
+
+def test_train_takes_set_values_that_look_like_json_literals(iemocap_root):
+    args = build_parser().parse_args([
+        "train", "--root", str(iemocap_root), "--arch", "crossrep",
+        "--set", "model.speech_model=facebook/wav2vec2-base", "--set", "data.normalise=none",
+        "--set", "train.crop_s=3", "--set", "train.bn_recalibration=true"])
+    config = train_config(args, args.root)
+    assert config.model.speech_model == "facebook/wav2vec2-base"
+    assert config.data.normalise == "none"
+    assert config.train.crop_s == 3 and config.train.bn_recalibration is True
