@@ -66,6 +66,21 @@ def results_table(tables, cross: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def results_note(tables) -> str:
+    """How the results table was computed and what its markers mean (the report's first paragraph
+    and the note above the table a sweep prints when it ends)."""
+    primary = metric_name(tables.metrics[0])
+    audio, text = NAMES.get(tables.audio, tables.audio), NAMES.get(tables.text, tables.text)
+    over = ("the pooled test predictions of all folds (every utterance predicted once, as the papers do)"
+            if tables.pooled else "each fold's test predictions, then averaged over folds")
+    note = (f"Metrics are computed per seed over {over}, then mean (std) over seeds. `*` differs from {audio} "
+            f"(audio), `†` from {text} (text) (two-sided independent t-test over seeds on {primary}, p < 0.05).")
+    if set(tables.summary["arch"]) & {"LF", "LF-weighted"}:
+        note += (" LF averages the audio and text posteriors; LF (dev-weighted) uses weights chosen on each "
+                 "fold's dev set.")
+    return note
+
+
 def metric_name(metric: str) -> str:
     """``UAR``, ``CCC valence``, …: a metric key as a column header."""
     if metric in METRIC_NAMES:
@@ -83,13 +98,8 @@ def _blocks(tables, out: Path) -> list[tuple]:
     ("figure", png name, caption)."""
     primary = metric_name(tables.metrics[0])
     audio, text = NAMES.get(tables.audio, tables.audio), NAMES.get(tables.text, tables.text)
-    over = ("the pooled test predictions of all folds (every utterance predicted once)" if tables.pooled
-            else "each fold's test predictions, then averaged over folds")
     blocks = [("h1", f"Sweep {tables.experiment}"),
-              ("p", f"Parent run `{tables.parent_run_id}`. Metrics are computed per seed over {over}, then "
-                    f"mean (std) over seeds. `*` differs from {audio} (audio), `†` from {text} (text) "
-                    f"(two-sided independent t-test over seeds on {primary}, p < 0.05). LF averages the audio "
-                    f"and text posteriors; LF (dev-weighted) uses weights chosen on each fold's dev set."),
+              ("p", f"Parent run `{tables.parent_run_id}`. {results_note(tables)}"),
               *([("p", tables.selection)] if tables.selection else []),
               ("h2", "Results"), ("table", results_table(tables), "results"),
               ("figure", _bar_figure(tables, out), f"{primary} per model: mean and std over seeds")]

@@ -35,18 +35,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from sertext import tracking
-from sertext.aggregate import collect_runs
-from sertext.config import TrialConfig, default_cache_dir
-from sertext.data import four_class, load_corpus, make_folds
-from sertext.data.demo import default_demo_dir, write_demo_corpus, write_demo_msp_podcast
+from sertext.config import ARCHITECTURES, TrialConfig, default_cache_dir
 from sertext.errors import USER_ERRORS
-from sertext.features import FeatureCache, extract
-from sertext.models import ARCHITECTURES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# torch, mlflow, ray and the readers are imported where they are used, so that a sweep script's
+# --help answers at once.
 
 PARENT_RUN_FILE = "sertext_parent_run.json"
 RUN_ID_FILE = "mlflow_run_id.txt"
@@ -171,6 +169,9 @@ def run_sweep(sweep: SweepConfig) -> pd.DataFrame:
     """
     import ray
 
+    from sertext import tracking
+    from sertext.aggregate import collect_runs
+
     _quiet_ray_tune()
     started = time.perf_counter()
     root = demo_root(sweep.corpus, sweep.progress) if sweep.demo else str(Path(sweep.root).expanduser().resolve())
@@ -211,31 +212,43 @@ def run_sweep(sweep: SweepConfig) -> pd.DataFrame:
         raise
     tracking.end_run(tracking_uri, parent_run_id, "KILLED" if unfinished else "FAILED" if failed else "FINISHED")
     results = collect_runs(tracking_uri, experiment_id, parent_run_id)
-    print_summary(sweep, results, failed, time.perf_counter() - started, tracking_uri)
+    finished = int((results["status"] == "FINISHED").sum()) if len(results) else 0
+    print(f"\nsweep {sweep.name}: {finished} finished trial runs, {failed} failed, "
+          f"{(time.perf_counter() - started) / 60:.1f} min")
+    _print_results(sweep, tracking_uri, parent_run_id, write_report=not unfinished)
     if unfinished:
         print(f"interrupted with {unfinished} trial(s) unfinished: run the same command again to resume")
-    elif sweep.report_dir:
-        _write_report(sweep, tracking_uri, parent_run_id)
+    print(f"\nlook at the runs:  {tracking.ui_command(tracking_uri)}")
     return results
 
 
-def _write_report(sweep: SweepConfig, tracking_uri: str, parent_run_id: str) -> None:
-    """The sweep's report in ``report_dir/<name>`` and in its parent run's artifacts."""
-    from sertext import aggregate, report
+def _print_results(sweep: SweepConfig, tracking_uri: str, parent_run_id: str, *, write_report: bool) -> None:
+    """Print the report's results table (the same numbers as the report and the README) and, when
+    the sweep is complete, write the report to ``report_dir/<name>`` and into the parent run."""
+    from sertext import aggregate, report, tracking
 
-    out = Path(sweep.report_dir).expanduser().resolve() / sweep.name
     try:
-        path = report.write_report(aggregate.summarise_sweep(tracking_uri, sweep.name), out)
+        tables = aggregate.summarise_sweep(tracking_uri, sweep.name)
     except ValueError as error:  # e.g. no finished run to aggregate: the sweep's own result stands
-        print(f"no report: {error}")
+        print(f"no results table: {error}")
         return
-    tracking.log_folder(tracking_uri, parent_run_id, out, "report")
-    print(f"report: {path.with_suffix('.html')} (also under 'report' in the sweep's parent run)")
+    print(f"test results per model. {report.results_note(tables)}")
+    print(report.results_table(tables).to_string(index=False))
+    if len(tables.cross_summary):
+        print("\ncross-corpus (each fold's model on the whole other corpus):")
+        print(report.results_table(tables, cross=True).to_string(index=False))
+    if write_report and sweep.report_dir:
+        out = Path(sweep.report_dir).expanduser().resolve() / sweep.name
+        path = report.write_report(tables, out)
+        tracking.log_folder(tracking_uri, parent_run_id, out, "report")
+        print(f"\nreport: {path.with_suffix('.html')} (also under 'report' in the sweep's parent run)")
 
 
 # --- set-up ---
 def demo_root(corpus: str = "iemocap", progress: bool = True) -> str:
     """The demo corpus (created once) in the layout of ``corpus``."""
+    from sertext.data.demo import default_demo_dir, write_demo_corpus, write_demo_msp_podcast
+
     root = write_demo_corpus(default_demo_dir(), progress=progress)
     if corpus == "msp-podcast":
         root = write_demo_msp_podcast(default_demo_dir().with_name("demo-corpus-msp-podcast"), root)
@@ -243,6 +256,8 @@ def demo_root(corpus: str = "iemocap", progress: bool = True) -> str:
 
 
 def _fold_names(sweep: SweepConfig, root: str) -> list[str]:
+    from sertext.data import four_class, load_corpus, make_folds
+
     table = load_corpus(sweep.corpus, root, dialogue_acts=sweep.dialogue_acts)
     if sweep.task == "categorical":
         table = four_class(table)
@@ -252,6 +267,8 @@ def _fold_names(sweep: SweepConfig, root: str) -> list[str]:
 def _precompute_features(sweep: SweepConfig, base: dict) -> None:
     """Extract every cached feature the sweep's trials read, once, before trials start (trials
     then only load them; two trials never compute the same feature at once)."""
+    from sertext.data import load_corpus
+    from sertext.features import FeatureCache, extract
     from sertext.trial import feature_extractors
 
     extractors = {}
@@ -292,6 +309,8 @@ def _jsonable(value):
 def _open_parent_run(sweep: SweepConfig, tracking_uri: str, experiment_id: str, experiment_dir: Path) -> str:
     """The parent run of this sweep: reopened when resuming, else new (its id and the sweep's
     definition kept beside the Tune state, so a relaunch finds it and can tell it is its own)."""
+    from sertext import tracking
+
     marker = experiment_dir / PARENT_RUN_FILE
     if marker.is_file():
         saved = json.loads(marker.read_text())
@@ -441,6 +460,7 @@ def _trainable(config: dict, setup: _Setup) -> None:
     import torch
     from ray import tune
 
+    from sertext import tracking
     from sertext.trial import run_trial
 
     torch.set_num_threads(max(1, int(setup.cpus)))
@@ -501,10 +521,11 @@ def run_fusion_sweep(source: str, *, tracking_uri: str = "", points: int = 101, 
     Returns:
         One row per weight: ``w_audio``, ``dev/<score>``, ``test/<score>``.
     """
+    import pandas as pd
     import ray
     from ray import tune
 
-    from sertext import aggregate
+    from sertext import aggregate, tracking
     from sertext.fusion import weight_grid
 
     _quiet_ray_tune()
@@ -541,8 +562,10 @@ def run_fusion_sweep(source: str, *, tracking_uri: str = "", points: int = 101, 
 
 def _fusion_trainable(config: dict, dev: pd.DataFrame, test: pd.DataFrame, setup: dict) -> None:
     """One fusion weight: mean dev and test score over every (variant, fold, seed) pair, one run."""
+    import numpy as np
     from ray import tune
 
+    from sertext import tracking
     from sertext.fusion import fuse, run_pairs, selection_score
 
     w_audio, audio, text = config["w_audio"], setup["audio"], setup["text"]
@@ -560,43 +583,6 @@ def _fusion_trainable(config: dict, dev: pd.DataFrame, test: pd.DataFrame, setup
         run.log_metrics(metrics, step=0)
         tracking.end_run(setup["tracking_uri"], run.run_id)
     tune.report(metrics)
-
-
-# --- results ------------------------------------------------------------------------------------
-def summary_table(results: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """Per architecture (and variant): each metric averaged over folds per seed, then mean ± std
-    over seeds."""
-    finished = results[results["status"] == "FINISHED"]
-    keys = ["arch", "variant"] if finished.get("variant", pd.Series(["-"])).ne("-").any() else ["arch"]
-    rows = {}
-    for group, runs in finished.groupby(keys, sort=False):
-        per_seed = runs.groupby("seed")[[m for m in metrics if m in runs]].mean()
-        rows[group if len(keys) > 1 else group[0]] = {
-            "runs": len(runs), "seeds": len(per_seed),
-            **{m: _mean_std(per_seed[m]) for m in per_seed.columns}}
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def _mean_std(values: pd.Series) -> str:
-    """``mean ± std`` over seeds (std 0 for one seed; empty where the metric does not apply)."""
-    values = values.dropna()
-    if values.empty:
-        return ""
-    return f"{values.mean():.3f} ± {np.nan_to_num(values.std(ddof=1)):.3f}"
-
-
-def print_summary(sweep: SweepConfig, results: pd.DataFrame, failed: int, seconds: float,
-                  tracking_uri: str) -> None:
-    if sweep.task == "categorical":
-        metrics = [m for m in ("test/uar", "test/wa", "test/f1_macro", "cross/uar") if m in results.columns]
-    else:  # cross-corpus: PCC, since the corpora rate on different scales
-        metrics = sorted(c for c in results.columns if c.startswith(("test/ccc_", "cross/pcc_")))
-    print(f"\nsweep {sweep.name}: {int((results['status'] == 'FINISHED').sum()) if len(results) else 0} "
-          f"finished trial runs, {failed} failed, {seconds / 60:.1f} min")
-    if metrics:
-        print("test metrics per architecture (mean over folds per seed, then mean ± std over seeds):")
-        print(summary_table(results, metrics).to_string())
-    print(f"\nlook at the runs:  {tracking.ui_command(tracking_uri)}")
 
 
 # --- sweep scripts ------------------------------------------------------------------------------

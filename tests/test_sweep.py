@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sertext.aggregate import collect_runs
-from sertext.sweep import SweepConfig, run_fusion_sweep, run_sweep, summary_table
+from sertext.aggregate import summarise_sweep
+from sertext.report import results_table
+from sertext.sweep import SweepConfig, run_fusion_sweep, run_sweep
 from tests.fixtures import TINY, sweep_config, sweep_runs
 
 pytestmark = pytest.mark.slow
@@ -45,7 +46,6 @@ def test_two_node_sweep_logs_through_a_tracking_server(tiny_demo_root, tmp_path,
         "predictions/dev.csv", "predictions/test.csv"}
     assert len(list(artifacts.rglob("confusion_matrix.png"))) == 4  # stored by the server
     assert set(results["arch"]) == {"cnn14", "mfcnn14"}
-    assert set(summary_table(results, ["test/uar"]).index) == {"cnn14", "mfcnn14"}
     report = {a.path for a in MlflowClient(url).list_artifacts(parent.info.run_id, "report")}
     assert {"report/report.md", "report/report.html"} <= report
     assert "| MFCNN14 |" in (tmp_path / "reports" / "two-nodes" / "report.md").read_text()
@@ -189,14 +189,17 @@ def test_late_fusion_sweep_logs_one_run_per_weight(tmp_path, cluster):
     assert {r.data.tags["pairs"] for r in runs} == {str(len(pairs))}
 
 
-def test_collect_and_summarise_results(tiny_demo_root, tmp_path, cluster):
-    run_sweep(sweep_config("summary", tiny_demo_root, tmp_path, seeds=(0, 1), folds=("Ses01F",)))
-    parent, _ = sweep_runs(f"sqlite:///{tmp_path}/mlflow.db", "summary")
-    results = collect_runs(f"sqlite:///{tmp_path}/mlflow.db", parent.info.experiment_id, parent.info.run_id)
-    assert sorted(results["seed"]) == [0, 1]
-    table = summary_table(results, ["test/uar"])
-    per_seed = results.groupby("seed")["test/uar"].mean()
-    assert table.loc["cnn14", "test/uar"] == f"{per_seed.mean():.3f} ± {per_seed.std(ddof=1):.3f}"
+def test_the_printed_results_are_the_reports(tiny_demo_root, tmp_path, cluster, capsys):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    results = run_sweep(sweep_config("summary", tiny_demo_root, tmp_path, seeds=(0, 1), folds=("Ses01F", "Ses01M")))
+    sweep_runs(uri, "summary")  # one launch: one parent run
+    assert sorted(results["seed"]) == [0, 0, 1, 1]
+    printed = capsys.readouterr().out
+    table = results_table(summarise_sweep(uri, "summary"))
+    assert table.to_string(index=False) in printed  # pooled over folds, as the report and the papers do
+    assert "pooled test predictions of all folds" in printed
+    report = (tmp_path / "reports" / "summary" / "report.md").read_text()
+    assert f"| CNN14 | 2 × 2 | {table.loc[0, 'UAR']} |" in report
 
 
 def test_sweep_definitions_fail_fast():

@@ -26,6 +26,20 @@ def test_every_sweep_explains_itself(script):
         assert all(option in run.stdout for option in SHARED_OPTIONS)
 
 
+@pytest.mark.parametrize("script", sorted(p.name for p in SWEEPS.glob("*.py")))
+def test_help_answers_without_importing_the_heavy_libraries(script):
+    """``--help`` answers at once: it must not import torch, Ray, MLflow or transformers (seconds
+    each); they are imported where a sweep uses them."""
+    probe = ("import runpy, sys\n"
+             f"sys.argv = [{str(SWEEPS / script)!r}, '--help']\n"
+             "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "heavy = ('torch', 'ray', 'mlflow', 'transformers', 'optuna', 'scipy.signal', 'matplotlib')\n"
+             "print('imported:', *[m for m in heavy if m in sys.modules])")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.splitlines()[-1] == "imported:"
+
+
 def test_no_sweep_script_is_named_like_a_module_the_libraries_look_for():
     """Ray puts the script's folder first on its workers' path: a ``sweeps/bottleneck.py`` was
     imported by pandas in place of its optional ``bottleneck`` package and broke every trial."""

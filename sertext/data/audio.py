@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 SAMPLE_RATE_HZ = 16_000
 # The largest positive 16-bit sample (32767/32768); 24-bit and float files reach it too, 8-bit ones do not.
@@ -55,6 +54,8 @@ def decode_wav(data: bytes, path, *, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np
         raise AudioError(f"wav {path} contains NaN or infinite samples")
     if rate != sample_rate_hz:
         divisor = np.gcd(rate, sample_rate_hz)
+        from scipy.signal import resample_poly  # imported here: scipy.signal costs seconds at start-up
+
         mono = resample_poly(mono, sample_rate_hz // divisor, rate // divisor).astype(np.float32)
     return mono
 
