@@ -218,7 +218,7 @@ def run_sweep(sweep: SweepConfig) -> pd.DataFrame:
     _print_results(sweep, tracking_uri, parent_run_id, write_report=not unfinished)
     if unfinished:
         print(f"interrupted with {unfinished} trial(s) unfinished: run the same command again to resume")
-    print(f"\nlook at the runs:  {tracking.ui_command(tracking_uri)}")
+    print(f"\n{tracking.look_at_runs(tracking_uri, experiment_id)}")
     return results
 
 
@@ -556,7 +556,7 @@ def run_fusion_sweep(source: str, *, tracking_uri: str = "", points: int = 101, 
     best = curve.loc[curve[score].idxmax()]
     print(f"\n{name}: {len(curve)} weights, {errors} failed; best on dev: w_audio {best['w_audio']:.2f} "
           f"({score} {best[score]:.3f}, test {best[score.replace('dev/', 'test/')]:.3f})")
-    print(f"look at the runs:  {tracking.ui_command(tracking_uri)}")
+    print(tracking.look_at_runs(tracking_uri, fusion_experiment))
     return curve
 
 

@@ -14,6 +14,7 @@ per-epoch dev metrics with ``step=epoch``; final metrics under the trial's keys;
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -34,11 +35,81 @@ def default_tracking_uri() -> str:
     return f"sqlite:///{PROJECT_ROOT / 'mlflow' / 'mlflow.db'}"
 
 
-def ui_command(tracking_uri: str) -> str:
-    """The command that opens the MLflow UI on a store."""
-    if tracking_uri.startswith(("http://", "https://")):
+UI_PORT = 5000
+RUNS_VIEW = "sertext-runs-by-arch"  # saved view in each sweep's experiment (see save_runs_view)
+_VIEW_TAG_PREFIX = "mlflow.sharedViewState."  # where the MLflow 3 UI keeps an experiment's saved views
+
+
+def _is_server(tracking_uri: str) -> bool:
+    return tracking_uri.startswith(("http://", "https://"))
+
+
+def ui_command(tracking_uri: str, port: int = UI_PORT) -> str:
+    """The command that starts the MLflow UI on a store (a tracking server serves its own UI)."""
+    if _is_server(tracking_uri):
         return f"open {redact(tracking_uri)} in a browser"
-    return f"mlflow ui --backend-store-uri {redact(tracking_uri)} --port 5000"
+    return f"mlflow ui --backend-store-uri {redact(tracking_uri)} --port {port}"
+
+
+def runs_url(tracking_uri: str, experiment_id: str, port: int = UI_PORT, view: str | None = RUNS_VIEW) -> str:
+    """The UI address that opens an experiment on its runs table.
+
+    MLflow 3.17's UI opens on its GenAI pages: ``/`` is the home page and ``#/experiments/<id>``
+    the experiment's GenAI overview (traces, token usage).  ``#/experiments/<id>/runs`` is the runs
+    table; ``workflowType=machine_learning`` switches the sidebar to *Model training* (Runs, Models,
+    Traces, Model registry); ``viewStateShareKey=<view>`` opens a saved view of the experiment
+    (:func:`save_runs_view`: the runs grouped by ``arch``).  For a SQLite or file store the UI is
+    the one that :func:`ui_command` starts, on 127.0.0.1:``port``; for a tracking server it is the
+    server itself, without the user name and password (the browser asks for them).
+    """
+    if _is_server(tracking_uri):
+        parts = urlsplit(tracking_uri)
+        base = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment=""))
+    else:
+        base = f"http://127.0.0.1:{port}"
+    query = f"viewStateShareKey={view}&workflowType=machine_learning" if view else "workflowType=machine_learning"
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"
+
+
+def save_runs_view(tracking_uri: str, experiment_id: str, group_by: str = "arch", name: str = RUNS_VIEW) -> str:
+    """Save the view "runs grouped by tag ``group_by``" in the experiment; return its key.
+
+    The view shows the columns ``fold``, ``seed`` and the trials' test metrics (a group's row:
+    their mean over its runs).  The MLflow 3 UI keeps saved views as experiment tags
+    ``mlflow.sharedViewState.<key>`` holding ``{"name", "createdAt", "updatedAt", "state"}``, where
+    ``state`` is the JSON of the runs page's view state; they are listed under *Views* on the runs
+    page and opened by ``?viewStateShareKey=<key>`` (:func:`runs_url`).  The grouping is not part
+    of the page's URL (the UI keeps it in the browser's local storage), so a saved view is the only
+    way to hand someone a link that opens grouped.  Saving again replaces the view.
+    """
+    mlflow = client(tracking_uri)
+    trials = _retry(lambda: mlflow.search_runs([experiment_id], f"tags.`{KIND_TAG}` = 'trial'", max_results=1,
+                                               order_by=["attributes.start_time DESC"]))
+    metrics = sorted(k for k in (trials[0].data.metrics if trials else {}) if k.startswith("test/"))
+    columns = [f"tags.`{tag}`" for tag in ("fold", "seed") if tag != group_by] + [f"metrics.`{m}`" for m in metrics]
+    state = {"groupBy": {"aggregateFunction": "average", "groupByKeys": [{"mode": "tag", "groupByData": group_by}]},
+             "selectedColumns": columns}
+    now = int(time.time() * 1000)
+    view = {"name": f"runs by {group_by}", "createdAt": now, "updatedAt": now, "state": json.dumps(state)}
+    _retry(lambda: mlflow.set_experiment_tag(experiment_id, _VIEW_TAG_PREFIX + name, json.dumps(view)))
+    return name
+
+
+def look_at_runs(tracking_uri: str, experiment_id: str, port: int = UI_PORT) -> str:
+    """What a sweep prints at its end: the command that starts the UI (not for a tracking server)
+    and the link that opens the experiment's runs table grouped by ``arch``.
+
+    Saves that grouping as a view in the experiment (:func:`save_runs_view`); where the store
+    refuses (a read-only server), the link opens the runs table without it.
+    """
+    try:
+        view = save_runs_view(tracking_uri, experiment_id)
+    except Exception:  # a link to the ungrouped runs table still beats none
+        view = None
+    link = runs_url(tracking_uri, experiment_id, port=port, view=view)
+    if _is_server(tracking_uri):
+        return f"look at the runs:  {link}"
+    return f"look at the runs:  {ui_command(tracking_uri, port)}\nthen open:         {link}"
 
 
 def redact(uri: str) -> str:

@@ -107,3 +107,43 @@ def test_transient_errors_are_retried_and_others_raised(monkeypatch):
     assert tracking._retry(flaky) == "ok" and waits == [0.5, 1.0]
     with pytest.raises(KeyError):
         tracking._retry(lambda: {}["missing"])
+
+
+def test_runs_url_opens_the_runs_table_not_the_genai_overview():
+    assert tracking.runs_url("sqlite:////data/mlflow.db", "3") == (
+        "http://127.0.0.1:5000/#/experiments/3/runs?viewStateShareKey=sertext-runs-by-arch"
+        "&workflowType=machine_learning")
+    assert tracking.runs_url("sqlite:////data/mlflow.db", "3", port=5001, view=None) == (
+        "http://127.0.0.1:5001/#/experiments/3/runs?workflowType=machine_learning")
+    # a server: its own address, with its path, without user name and password (the browser asks)
+    assert tracking.runs_url("https://ana:s3cret@mlflow.lab/ml/", "7", view=None) == (
+        "https://mlflow.lab/ml/#/experiments/7/runs?workflowType=machine_learning")
+
+
+def test_look_at_runs_prints_the_ui_command_and_a_link_to_the_runs_grouped_by_arch(store):
+    import json
+
+    uri, experiment, parent = store
+    _run(store).finish(_result())
+    lines = tracking.look_at_runs(uri, experiment).splitlines()
+    assert lines == [f"look at the runs:  mlflow ui --backend-store-uri {uri} --port 5000",
+                     f"then open:         {tracking.runs_url(uri, experiment)}"]
+    saved = MlflowClient(uri).get_experiment(experiment).tags[f"mlflow.sharedViewState.{tracking.RUNS_VIEW}"]
+    view = json.loads(saved)
+    assert view["name"] == "runs by arch" and isinstance(view["createdAt"], int)
+    state = json.loads(view["state"])
+    assert state["groupBy"]["groupByKeys"] == [{"mode": "tag", "groupByData": "arch"}]
+    assert state["selectedColumns"] == ["tags.`fold`", "tags.`seed`", "metrics.`test/uar`"]
+    tracking.look_at_runs(uri, experiment)  # again: the same view, replaced, not a second one
+    tags = MlflowClient(uri).get_experiment(experiment).tags
+    assert [key for key in tags if key.startswith("mlflow.sharedViewState.")] == [
+        f"mlflow.sharedViewState.{tracking.RUNS_VIEW}"]
+
+
+def test_look_at_runs_on_a_server_is_the_link_alone_and_survives_a_refused_view(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(tracking, "save_runs_view", refuse)
+    printed = tracking.look_at_runs("http://ana:s3cret@mlflow.lab:5000", "4")
+    assert printed == "look at the runs:  http://mlflow.lab:5000/#/experiments/4/runs?workflowType=machine_learning"
