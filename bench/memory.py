@@ -10,8 +10,9 @@ that only imports torch and sertext gives the baseline, so the increment of a tr
 Settings: *demo* = the batch size, width, crop and token limit of each family's demo sweep
 (``sertext.sweep.demo_settings()`` for the CNN14 family and the text model; the ``--demo`` values of
 sweeps/bottleneck_sizes.py, ccc_weights.py and semantic_fusion.py for the others), 3 s utterances
-(the demo corpus averages 2.6 s), MiniLM-sized text features; *paper* = ``PAPER_TRAINING``'s batch
-size, 5 s crops, width 1.0, 10 s utterances (a long IEMOCAP utterance) and the papers' feature sizes.
+(the demo corpus averages 2.6 s), MiniLM-sized text features; *paper* = each family's paper batch
+size (``sertext.models.registry``), 5 s crops, width 1.0, 10 s utterances (a long IEMOCAP
+utterance) and the papers' feature sizes.
 wav2vec 2.0 weights are not available offline: a trial reads only cached states (built with the
 paper's shapes here), and the separate extraction rows load randomly initialised models of the
 same size, which use as much memory as the pretrained ones.  The text baseline's paper encoder

@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from sertext import stats, tracking
-from sertext.fusion import PROB_PREFIX, fuse_sweep
+from sertext.fusion import fuse_sweep
 from sertext.metrics import f1_per_class, table_metrics
+from sertext.predictions import classes_of, output_column, targets_of, task_of
 
 KEYS = ["arch", "variant", "fold", "seed"]
 
@@ -185,13 +186,12 @@ def residuals(predictions: pd.DataFrame) -> pd.DataFrame:
     """Error residuals e = truth − prediction (the multistage-conditioning paper's Eq. 7; e > 0:
     the model under-predicts), one row per (arch, variant, target, utterance), averaged over seeds,
     with the ``truth`` and the strata columns the predictions carry."""
-    targets = [c[len("pred_"):] for c in predictions.columns if c.startswith("pred_")]
     strata = [c for c in ("mode", "dialogue_act") if c in predictions.columns]
     frames = []
-    for target in targets:
-        data = predictions.dropna(subset=[f"pred_{target}", target])
+    for target in targets_of(predictions):
+        data = predictions.dropna(subset=[output_column(target), target])  # the runs that predict it
         frame = data[["arch", "variant", "utt_id", *strata]].assign(
-            target=target, truth=data[target], residual=data[target] - data[f"pred_{target}"])
+            target=target, truth=data[target], residual=data[target] - data[output_column(target)])
         frames.append(frame.groupby(["arch", "variant", "target", "utt_id"], sort=False, dropna=False).agg(
             {**{c: "first" for c in strata}, "truth": "first", "residual": "mean"}).reset_index())
     columns = ["arch", "variant", "target", "utt_id", *strata, "truth", "residual"]
@@ -235,7 +235,7 @@ def class_f1(predictions: pd.DataFrame, column: str | None = None) -> pd.DataFra
     by = ["arch", "variant", *([column] if column else [])]
     rows = []
     for key, group in predictions.dropna(subset=[column] if column else []).groupby([*by, "seed"], sort=False):
-        classes = [c[len(PROB_PREFIX):] for c in group.dropna(axis=1, how="all").columns if c.startswith(PROB_PREFIX)]
+        classes = classes_of(group.dropna(axis=1, how="all"))  # these runs' classes, not the stack's
         for label, f1 in f1_per_class(group["truth"], group["prediction"], labels=classes).items():
             rows.append({**dict(zip([*by, "seed"], key, strict=True)), "class": label, "f1": f1})
     table = pd.DataFrame(rows)
@@ -328,7 +328,7 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     runs, set_aside = best_trials(runs, select_by)
     dev = collect_predictions(tracking_uri, runs, "dev")
     test, weights = _with_fusion(dev, collect_predictions(tracking_uri, runs, "test"), audio, text)
-    task = "categorical" if any(c.startswith(PROB_PREFIX) for c in test.columns) else "dimensional"
+    task = task_of(test)
     per_seed = per_seed_metrics(test, pooled=pooled)
     metrics = _report_metrics(per_seed, task)
     comparisons = [(arch, baseline) for arch in per_seed["arch"].unique() for baseline in (audio, text)

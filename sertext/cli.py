@@ -105,7 +105,7 @@ def _features(args: argparse.Namespace) -> int:
 def _arch_extractors(args: argparse.Namespace) -> dict:
     """Every cached feature the architectures ``args.arch`` read, by feature kind."""
     from sertext.config import TrialConfig
-    from sertext.trial import feature_extractors
+    from sertext.features.extractors import feature_extractors
 
     extractors = {}
     for arch in args.arch:

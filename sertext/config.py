@@ -14,28 +14,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from sertext.data.protocols import PROTOCOLS
+from sertext.models.registry import ARCHITECTURES as REGISTRY
 
 TASKS = ("categorical", "dimensional")
 DIMENSIONS = ("arousal", "valence", "dominance")
-ARCHITECTURES = ("cnn14", "sfcnn14", "mfcnn14", "text", "crossrep", "crossrep-mel", "textcnn", "lstmfusion",
-                 "wavfusion")
+ARCHITECTURES = tuple(REGISTRY)
 OPTIMISERS = ("sgd", "adamw", "adam", "rmsprop")
-# The papers' training settings per architecture (``None`` fields of TrainConfig resolve to these).
-# Iteration budgets are converted to epochs over IEMOCAP's ~4,400 training utterances per fold.
-PAPER_TRAINING = {
-    # multistage conditioning: SGD, Nesterov 0.9, lr 0.01, batch 64, 60 epochs; BERT: AdamW 2e-5, 4 epochs
-    **{arch: {"optimizer": "sgd", "epochs": 60, "batch_size": 64, "lr": 0.01} for arch in ("cnn14", "sfcnn14",
-                                                                                          "mfcnn14")},
-    "text": {"optimizer": "adamw", "epochs": 4, "batch_size": 32, "lr": 2e-5},
-    # Makiuchi: Adam 1e-4, batch 2 for 1,000,000 iterations (speech) / batch 4 for 412,800 (text)
-    **{arch: {"optimizer": "adam", "epochs": 450, "batch_size": 2, "lr": 1e-4} for arch in ("crossrep",
-                                                                                          "crossrep-mel")},
-    "textcnn": {"optimizer": "adam", "epochs": 375, "batch_size": 4, "lr": 1e-4},
-    # Atmaja & Akagi: RMSprop (Keras defaults) lr 1e-3, batch 256, up to 50 epochs
-    "lstmfusion": {"optimizer": "rmsprop", "epochs": 50, "batch_size": 256, "lr": 1e-3},
-    # Tzirakis: Adam 5e-4 (beta2 0.99), batch 5, no step limit in the code: 50 epochs here
-    "wavfusion": {"optimizer": "adam", "epochs": 50, "batch_size": 5, "lr": 5e-4},
-}
 
 
 @dataclass(frozen=True)
@@ -106,7 +90,7 @@ class TrainConfig:
     """Optimisation.  ``None`` means the paper's value for the architecture (see ``resolved``)."""
 
     seed: int = 0
-    epochs: int | None = None  # the paper's (PAPER_TRAINING): CNN14 family 60, text 4, …
+    epochs: int | None = None  # the paper's (sertext.models.registry): CNN14 family 60, text 4, …
     batch_size: int | None = None  # CNN14 family 64, text 32, …
     lr: float | None = None  # CNN14 family 0.01 (SGD, Nesterov 0.9), text 2e-5 (AdamW), …
     optimizer: str | None = None  # one of OPTIMISERS; None: the paper's for the architecture
@@ -164,7 +148,9 @@ class TrialConfig:
 
     def resolved(self) -> TrialConfig:
         """A copy with every ``None`` training default replaced by the paper's value."""
-        defaults = {**PAPER_TRAINING[self.model.arch], "loss": self.loss}
+        paper = REGISTRY[self.model.arch].training
+        defaults = {"optimizer": paper.optimizer, "epochs": paper.epochs, "batch_size": paper.batch_size,
+                    "lr": paper.lr, "loss": self.loss}
         train = dataclasses.replace(self.train, **{
             k: v for k, v in defaults.items() if getattr(self.train, k) is None})
         return dataclasses.replace(self, train=train)

@@ -1,9 +1,9 @@
 """Post-hoc score fusion of an audio and a text model from their stored predictions, no retraining.
 
 Works on the per-utterance prediction tables that every trial stores (``predictions/dev.csv`` and
-``predictions/test.csv``): categorical tables have ``utt_id``, ``truth``, ``prediction`` and one
-``prob_<class>`` column per class; dimensional tables have ``utt_id``, one column per target and
-``pred_<target>``.  Fusion is
+``predictions/test.csv``, :mod:`sertext.predictions`): categorical tables have ``utt_id``,
+``truth``, ``prediction`` and one ``prob_<class>`` column per class; dimensional tables have
+``utt_id``, one column per target and ``pred_<target>``.  Fusion is
 
     p = w1 · p_audio + w2 · p_text,   w1 + w2 = 1
 
@@ -23,9 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sertext import metrics as M
-
-PROB_PREFIX = "prob_"
-PRED_PREFIX = "pred_"
+from sertext.predictions import classes_of, most_probable, score_columns, targets_of, task_of
 
 
 def weight_grid(points: int = 101) -> np.ndarray:
@@ -59,9 +57,8 @@ def fuse(audio: pd.DataFrame, text: pd.DataFrame, w_audio: float = 0.5) -> pd.Da
     fused = audio.copy()
     columns = _score_columns(audio)
     fused[columns] = w_audio * audio[columns].to_numpy() + (1 - w_audio) * text[columns].to_numpy()
-    if columns[0].startswith(PROB_PREFIX):
-        classes = [c[len(PROB_PREFIX):] for c in columns]
-        fused["prediction"] = np.asarray(classes, dtype=object)[fused[columns].to_numpy().argmax(axis=1)]
+    if task_of(audio) == "categorical":
+        fused["prediction"] = most_probable(fused[columns].to_numpy(), sorted(classes_of(audio)))
     return fused
 
 
@@ -81,12 +78,12 @@ def best_weight(audio: pd.DataFrame, text: pd.DataFrame, grid: np.ndarray) -> tu
     audio, text = _aligned(audio, text)
     columns = _score_columns(audio)
     a, t = audio[columns].to_numpy(dtype=float), text[columns].to_numpy(dtype=float)
-    if columns[0].startswith(PROB_PREFIX):
-        classes = np.array([c[len(PROB_PREFIX):] for c in columns], dtype=object)
+    if task_of(audio) == "categorical":
+        classes = sorted(classes_of(audio))
         truth = audio["truth"].to_numpy()
-        score = lambda w: M.uar(truth, classes[(w * a + (1 - w) * t).argmax(axis=1)], labels=list(classes))  # noqa: E731
+        score = lambda w: M.uar(truth, most_probable(w * a + (1 - w) * t, classes), labels=classes)  # noqa: E731
     else:
-        truth = audio[[c[len(PRED_PREFIX):] for c in columns]].to_numpy(dtype=float)
+        truth = audio[sorted(targets_of(audio))].to_numpy(dtype=float)
         score = lambda w: float(np.mean([M.ccc(truth[:, i], (w * a + (1 - w) * t)[:, i])  # noqa: E731
                                          for i in range(len(columns))]))
     scores = np.array([score(w) for w in grid])
@@ -127,12 +124,9 @@ def fuse_fold(dev_audio: pd.DataFrame, dev_text: pd.DataFrame, test_audio: pd.Da
 
 
 def _score_columns(table: pd.DataFrame) -> list[str]:
-    probabilities = [c for c in table.columns if c.startswith(PROB_PREFIX)]
-    outputs = [c for c in table.columns if c.startswith(PRED_PREFIX)]
-    if bool(probabilities) == bool(outputs):
-        raise ValueError(f"a prediction table has prob_* (classification) or pred_* (regression) columns, "
-                         f"got {list(table.columns)}")
-    return sorted(probabilities or outputs)
+    """The table's probability or output columns, sorted so that two models' tables line up (in
+    the order of its sorted classes or targets, since the columns share one prefix)."""
+    return sorted(score_columns(table))
 
 
 def _aligned(audio: pd.DataFrame, text: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sertext.predictions import classes_of, output_column, targets_of, task_of
+
 
 def _pair(truth, prediction) -> tuple[np.ndarray, np.ndarray]:
     truth, prediction = np.asarray(truth), np.asarray(prediction)
@@ -164,12 +166,16 @@ def table_metrics(table) -> dict[str, float]:
     Recomputing metrics from stored predictions makes a metric fix a re-aggregation, not a re-sweep.
 
     Args:
-        table: classification: ``truth``, ``prediction`` and one ``prob_<class>`` column per class
-            of the task; regression: ``<target>`` and ``pred_<target>`` per target.
+        table: a prediction table (:mod:`sertext.predictions`): classification: ``truth``,
+            ``prediction`` and one ``prob_<class>`` column per class of the task; regression:
+            ``<target>`` and ``pred_<target>`` per target.
 
     Returns:
         Classification: ``uar``, ``wa``, ``f1_macro`` over the classes of the ``prob_`` columns.
         Regression: ``ccc_<target>``, ``pcc_<target>``, ``mse_<target>`` and ``ccc``, the mean CCC.
+
+    Raises:
+        ValueError: if the table has neither ``prob_`` nor ``pred_`` columns, or both.
 
     Examples:
         >>> import pandas as pd
@@ -178,17 +184,15 @@ def table_metrics(table) -> dict[str, float]:
         >>> table_metrics(t)
         {'uar': 0.5, 'wa': 0.5, 'f1_macro': 0.3333333333333333}
     """
-    classes = [c[len("prob_"):] for c in table.columns if c.startswith("prob_")]
-    if classes:
+    if task_of(table) == "categorical":
+        classes = classes_of(table)
         truth, predicted = table["truth"], table["prediction"]
         return {"uar": uar(truth, predicted, labels=classes), "wa": wa(truth, predicted),
                 "f1_macro": f1_macro(truth, predicted, labels=classes)}
-    targets = [c[len("pred_"):] for c in table.columns if c.startswith("pred_")]
-    if not targets:
-        raise ValueError(f"a prediction table needs prob_* or pred_* columns, got {list(table.columns)}")
+    targets = targets_of(table)
     scores = {}
     for target in targets:
-        truth, predicted = table[target], table[f"pred_{target}"]
+        truth, predicted = table[target], table[output_column(target)]
         scores.update({f"ccc_{target}": ccc(truth, predicted), f"pcc_{target}": pcc(truth, predicted),
                        f"mse_{target}": mse(truth, predicted)})
     scores["ccc"] = float(np.mean([scores[f"ccc_{t}"] for t in targets]))

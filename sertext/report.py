@@ -18,11 +18,10 @@ import pandas as pd
 
 from sertext.data.iemocap import DIALOGUE_ACTS
 from sertext.metrics import confusion
+from sertext.models.registry import ARCHITECTURES, display_name
+from sertext.predictions import classes_of
 
-NAMES = {"cnn14": "CNN14", "text": "Text", "sfcnn14": "SFCNN14", "mfcnn14": "MFCNN14",
-         "crossrep": "Cross-representation (speech)", "crossrep-mel": "Cross-representation (mel input)",
-         "textcnn": "Text CNN", "lstmfusion": "LSTM fusion", "wavfusion": "Waveform + words",
-         "LF": "LF", "LF-weighted": "LF (dev-weighted)"}
+FUSIONS = {"LF": "LF", "LF-weighted": "LF (dev-weighted)"}  # the fusion rows, after the models
 METRIC_NAMES = {"uar": "UAR", "wa": "WA", "f1_macro": "F1 (macro)", "ccc": "CCC (mean)"}
 
 
@@ -54,7 +53,7 @@ def results_table(tables, cross: bool = False) -> pd.DataFrame:
     rows = []
     for row in merged.itertuples(index=False):
         reduced = row.seeds < summary["seeds"].max() or row.folds < summary["folds"].max()
-        cells = {"model": NAMES.get(row.arch, row.arch)}
+        cells = {"model": model_name(row.arch)}
         if summary["variant"].ne("-").any():
             cells["variant"] = row.variant
         cells["seeds × folds"] = f"{row.seeds} × {row.folds}" + (" ⚠" if reduced else "")
@@ -70,7 +69,7 @@ def results_note(tables) -> str:
     """How the results table was computed and what its markers mean (the report's first paragraph
     and the note above the table a sweep prints when it ends)."""
     primary = metric_name(tables.metrics[0])
-    audio, text = NAMES.get(tables.audio, tables.audio), NAMES.get(tables.text, tables.text)
+    audio, text = model_name(tables.audio), model_name(tables.text)
     over = ("the pooled test predictions of all folds (every utterance predicted once, as the papers do)"
             if tables.pooled else "each fold's test predictions, then averaged over folds")
     note = (f"Metrics are computed per seed over {over}, then mean (std) over seeds. `*` differs from {audio} "
@@ -89,15 +88,22 @@ def metric_name(metric: str) -> str:
     return f"{kind.upper()} {target}" if target else metric
 
 
+def model_name(arch: str) -> str:
+    """How the report names a model (the registry's display name) or a fusion row."""
+    return FUSIONS.get(arch) or display_name(arch)
+
+
 def _order(arch: str) -> int:
-    return list(NAMES).index(arch) if arch in NAMES else len(NAMES)
+    """Rows in the registry's order, then the fusion rows, then anything else."""
+    order = [*ARCHITECTURES, *FUSIONS]
+    return order.index(arch) if arch in order else len(order)
 
 
 def _blocks(tables, out: Path) -> list[tuple]:
     """The report as a list of blocks: ("h1"|"h2"|"p", text), ("table", frame, csv name) or
     ("figure", png name, caption)."""
     primary = metric_name(tables.metrics[0])
-    audio, text = NAMES.get(tables.audio, tables.audio), NAMES.get(tables.text, tables.text)
+    audio, text = model_name(tables.audio), model_name(tables.text)
     blocks = [("h1", f"Sweep {tables.experiment}"),
               ("p", f"Parent run `{tables.parent_run_id}`. {results_note(tables)}"),
               *([("p", tables.selection)] if tables.selection else []),
@@ -108,8 +114,8 @@ def _blocks(tables, out: Path) -> list[tuple]:
     blocks += [("h2", "p-values of the t-tests over seeds"),
                ("table", _plain(p_values.drop(columns="arch")), "p_values")]
     if len(tables.paired):
-        paired = tables.paired.assign(model=[NAMES.get(a, a) for a in tables.paired["model"]],
-                                      baseline=[NAMES.get(a, a) for a in tables.paired["baseline"]])
+        paired = tables.paired.assign(model=[model_name(a) for a in tables.paired["model"]],
+                                      baseline=[model_name(a) for a in tables.paired["baseline"]])
         blocks += [("h2", "Paired tests over matched (fold, seed) results"),
                    ("p", f"Two-sided paired t-tests on {primary} with Holm's correction across the rows; "
                          "mean difference with a bootstrap 95% interval and Cohen's d_z."),
@@ -248,7 +254,7 @@ def _pivot(frame: pd.DataFrame, index: list[str], columns: str, values: str) -> 
 def _by_model(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows in the papers' model order, with a readable ``model`` name first."""
     frame = frame.iloc[np.argsort([_order(a) for a in frame["arch"]], kind="stable")]
-    return frame.assign(model=[NAMES.get(a, a) for a in frame["arch"]])[["model", *frame.columns]]
+    return frame.assign(model=[model_name(a) for a in frame["arch"]])[["model", *frame.columns]]
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -279,7 +285,7 @@ def _bar_figure(tables, out: Path) -> str:
     plt = _pyplot()
     metric = tables.metrics[0]
     summary = tables.summary.iloc[np.argsort([_order(a) for a in tables.summary["arch"]], kind="stable")]
-    labels = [NAMES.get(a, a) + ("" if v == "-" else f" · {v}") for a, v in zip(summary["arch"], summary["variant"],
+    labels = [model_name(a) + ("" if v == "-" else f" · {v}") for a, v in zip(summary["arch"], summary["variant"],
                                                                                strict=True)]
     means, stds = summary[f"{metric}_mean"], summary[f"{metric}_std"]
     if summary["variant"].eq("-").all():
@@ -301,7 +307,7 @@ def _confusion_figure(tables, out: Path) -> str:
     tables_by_arch = dict(sorted(tables.best_seed_predictions.items(), key=lambda item: _order(item[0])))
     shares = {}
     for arch, table in tables_by_arch.items():
-        labels = sorted(c[len("prob_"):] for c in table.columns if c.startswith("prob_"))
+        labels = sorted(classes_of(table))
         matrix = confusion(table["truth"], table["prediction"], labels=labels)
         shares[arch] = 100 * matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     columns = min(3, len(shares))
@@ -321,7 +327,7 @@ def _confusion_figure(tables, out: Path) -> str:
                           color="white" if share[i, j] > 60 else "black")
         seed = tables_by_arch[arch]["best_seed"].iloc[0]
         variant = tables_by_arch[arch]["variant"].iloc[0]
-        axis.set_title(f"{NAMES.get(arch, arch)} (seed {seed})" + ("" if variant == "-" else f"\n{variant}"),
+        axis.set_title(f"{model_name(arch)} (seed {seed})" + ("" if variant == "-" else f"\n{variant}"),
                        fontsize=9)
         axis.set_xticks(range(len(labels)), labels, rotation=40, fontsize=7)
         axis.set_yticks(range(len(labels)), labels, fontsize=7)

@@ -347,8 +347,9 @@ def confusion_figure(predictions):
     import numpy as np
 
     from sertext.metrics import confusion
+    from sertext.predictions import classes_of
 
-    labels = sorted(c[len("prob_"):] for c in predictions.columns if c.startswith("prob_"))
+    labels = sorted(classes_of(predictions))
     matrix = confusion(predictions["truth"], predictions["prediction"], labels=labels)
     share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     figure, axes = plt.subplots(figsize=(4.2, 3.6), dpi=120)

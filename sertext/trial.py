@@ -26,18 +26,13 @@ import torch
 from sertext import metrics as M
 from sertext.config import TrialConfig, default_cache_dir
 from sertext.data import FOUR_CLASSES, four_class, load_corpus, make_folds
-from sertext.features import FeatureCache, LogMelExtractor, TextEmbeddingExtractor, extract
-from sertext.features.autovc_mel import AutoVCMelExtractor
-from sertext.features.frames import AlignedWordsExtractor, WaveformFramesExtractor
-from sertext.features.phones import PhoneExtractor
-from sertext.features.pyaudio import AcousticStatsExtractor
-from sertext.features.speaker import SpeakerEmbeddingExtractor, speaker_embeddings
-from sertext.features.token_states import TokenStatesExtractor
-from sertext.features.wav2vec import Wav2Vec2Extractor
-from sertext.features.words import WordSequenceExtractor, load_word_vectors
+from sertext.features import FeatureCache, extract
+from sertext.features.extractors import feature_extractors
+from sertext.features.speaker import speaker_embeddings
 from sertext.losses import ccc_loss, inverse_frequency_weights
 from sertext.models import ARCHITECTURES, build
 from sertext.models.cnn14 import MIN_FRAMES
+from sertext.predictions import categorical_table, dimensional_table
 
 FRAMES_PER_S = 100  # log-Mel hop of 10 ms
 STRATA = ("speaker", "gender", "mode", "dialogue_act")  # stored with the predictions for analyses
@@ -178,29 +173,6 @@ def _split(table: pd.DataFrame, features: dict, ids: list, config: TrialConfig, 
     return _Split(list(ids), inputs, targets, strata)
 
 
-def feature_extractors(config: TrialConfig) -> dict:
-    """``{feature kind: extractor}`` for the cached features the trial's architecture reads
-    (``tokens`` are the raw transcripts and need none)."""
-    m = config.model
-    words = m.word_vectors or m.text_model  # a vectors file, else the transformer's token embeddings
-    factories = {
-        "log_mel": LogMelExtractor,
-        "text_embedding": lambda: TextEmbeddingExtractor(m.text_model, "mean", m.include_special_tokens,
-                                                         m.max_tokens),
-        "wav2vec": lambda: Wav2Vec2Extractor(m.speech_model),
-        "autovc_mel": AutoVCMelExtractor,
-        "speaker": SpeakerEmbeddingExtractor,
-        "phones": PhoneExtractor,
-        "token_states": lambda: TokenStatesExtractor(m.text_model),
-        "acoustic_stats": AcousticStatsExtractor,
-        "word_sequence": lambda: WordSequenceExtractor(words),
-        "waveform_frames": WaveformFramesExtractor,
-        "aligned_words": lambda: AlignedWordsExtractor(load_word_vectors(words)),
-    }
-    kinds = set(ARCHITECTURES[m.arch].inputs.values())
-    return {kind: factories[kind]() for kind in sorted(kinds) if kind in factories}
-
-
 def _features(table: pd.DataFrame, config: TrialConfig, progress: bool) -> dict:
     """``{feature kind: {utt_id: value}}`` for the inputs the architecture reads."""
     cache = FeatureCache(config.data.cache_dir or default_cache_dir())
@@ -332,8 +304,8 @@ def _optimiser(model: torch.nn.Module, config: TrialConfig, steps_per_epoch: int
     if train.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=train.lr, momentum=train.momentum, nesterov=True,
                                weight_decay=train.weight_decay), None
-    if train.optimizer == "adam":  # Tzirakis' beta2 0.99; Makiuchi uses the defaults (0.999)
-        betas = (0.9, 0.99) if config.model.arch == "wavfusion" else (0.9, 0.999)
+    if train.optimizer == "adam":  # the family's paper's betas (Tzirakis: beta2 0.99; Makiuchi: the defaults)
+        betas = ARCHITECTURES[config.model.arch].training.betas
         return torch.optim.Adam(parameters, lr=train.lr, betas=betas, weight_decay=train.weight_decay), None
     if train.optimizer == "rmsprop":  # Keras' defaults: rho 0.9, epsilon 1e-7
         return torch.optim.RMSprop(parameters, lr=train.lr, alpha=0.9, eps=1e-7, weight_decay=train.weight_decay), None
@@ -439,13 +411,9 @@ def _score(outputs: np.ndarray, split: _Split, config: TrialConfig, classes: lis
     metrics computed from the table, as aggregation recomputes them)."""
     if config.data.task == "categorical":
         probabilities = torch.softmax(torch.from_numpy(outputs), dim=1).numpy()
-        table = pd.DataFrame({"utt_id": split.ids, "truth": [classes[i] for i in split.targets],
-                              "prediction": [classes[i] for i in probabilities.argmax(axis=1)],
-                              **{f"prob_{c}": probabilities[:, i] for i, c in enumerate(classes)}})
+        table = categorical_table(split.ids, [classes[i] for i in split.targets], probabilities, classes)
     else:
-        table = pd.DataFrame({"utt_id": split.ids})
-        for i, target in enumerate(classes):
-            table[target], table[f"pred_{target}"] = split.targets[:, i], outputs[:, i]
+        table = dimensional_table(split.ids, split.targets, outputs, classes)
     return M.table_metrics(table), pd.concat([table, split.strata], axis=1)
 
 
