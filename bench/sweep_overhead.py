@@ -43,7 +43,7 @@ import torch  # noqa: E402
 from sertext.data import load_corpus  # noqa: E402
 from sertext.data.demo import default_demo_dir, write_demo_corpus  # noqa: E402
 from sertext.features import FeatureCache, LogMelExtractor, extract  # noqa: E402
-from sertext.sweep import SweepConfig, run_sweep  # noqa: E402
+from sertext.sweep import RunSettings, SweepConfig, run_sweep  # noqa: E402
 from sertext.trial import run_trial  # noqa: E402
 
 FOLDS = ("Ses01F", "Ses01M", "Ses02F", "Ses02M", "Ses03F", "Ses03M", "Ses04F", "Ses04M")
@@ -71,11 +71,12 @@ def swept(configs: list[dict], root: str, cache: str, concurrent: int, folder: P
     seeds = tuple(dict.fromkeys(c["train.seed"] for c in configs))
     assert len(folds) * len(seeds) == len(configs), "the sweep grid must be the loop's trials"
     sweep = SweepConfig(name=f"overhead-{len(configs)}", root=root, archs=("cnn14",), folds=folds, seeds=seeds,
-                        fixed=SETTINGS, max_concurrent=concurrent, cache_dir=cache,
-                        storage_path=str(folder / "ray"), tracking_uri=f"sqlite:///{folder / f'{len(configs)}.db'}",
-                        report_dir="", progress=False)  # the report is a separate, once-per-sweep step
+                        fixed=SETTINGS)
+    settings = RunSettings(max_concurrent=concurrent, cache_dir=cache, storage_path=str(folder / "ray"),
+                           tracking_uri=f"sqlite:///{folder / f'{len(configs)}.db'}",
+                           report_dir="", progress=False)  # the report is a separate, once-per-sweep step
     start = time.perf_counter()
-    results = run_sweep(sweep)
+    results = run_sweep(sweep, settings)
     seconds = time.perf_counter() - start
     assert (results["status"] == "FINISHED").sum() == len(configs), results
     return seconds

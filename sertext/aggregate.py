@@ -30,16 +30,18 @@ KEYS = ["arch", "variant", "fold", "seed"]
 
 def collect_runs(tracking_uri: str, experiment_id: str, parent_run_id: str) -> pd.DataFrame:
     """The sweep's child runs, one row each: ``run_id``, ``arch``, ``variant``, ``fold``, ``seed``,
-    ``status`` and the final dev/test/cross metrics (and probes, ``probe/…``) MLflow holds."""
+    ``setting`` (the grid point or searched values), ``status``, ``stopped`` (stopped early by the
+    scheduler) and the final dev/test/cross metrics (and probes, ``probe/…``) MLflow holds."""
     rows = []
     for run in tracking.child_runs(tracking_uri, experiment_id, parent_run_id):
         tags = run.data.tags
         rows.append({"run_id": run.info.run_id, "arch": tags.get("arch"), "variant": tags.get("variant", "-"),
                      "fold": tags.get("fold"), "seed": int(tags["seed"]) if "seed" in tags else None,
-                     "status": run.info.status,
+                     "setting": tags.get("setting", "-"), "status": run.info.status,
+                     "stopped": tags.get(tracking.STOPPED_TAG) == "true",
                      **{k: v for k, v in run.data.metrics.items()
                         if k.startswith(("dev/", "test/", "cross/", "probe/"))}})
-    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", *KEYS, "status"])
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", *KEYS, "setting", "status", "stopped"])
 
 
 def collect_predictions(tracking_uri: str, runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
@@ -278,6 +280,34 @@ def best_trials(runs: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, int]:
     return pd.concat([best, runs[~finished & open_cells]]), int(finished.sum()) - len(best)
 
 
+def stopped_trials(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs the scheduler stopped early (ASHA), per model, variant and setting: set aside, listed
+    apart from failed trials."""
+    stopped = runs[runs["stopped"]]
+    return (stopped.groupby(["arch", "variant", "setting"], sort=False).size().rename("runs").reset_index()
+            if len(stopped) else pd.DataFrame(columns=["arch", "variant", "setting", "runs"]))
+
+
+def choose_settings(runs: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A protocol-scope search or grid: per (arch, variant), the setting whose runs have the best
+    mean ``metric`` (a dev metric) over every fold and seed, among the settings trained on all of
+    them; keep only that setting's runs.  Returns the runs kept and one row per (arch, variant):
+    the chosen ``setting``, its mean, its trials and how many settings were compared."""
+    finished = runs[(runs["status"] == "FINISHED") & ~runs["stopped"]]
+    if metric not in finished.columns:
+        raise ValueError(f"no run of the sweep has its selection metric {metric!r}")
+    scores = finished.groupby(["arch", "variant", "setting"], sort=False)[metric].agg(["mean", "size"]).reset_index()
+    kept, chosen = [], []
+    for (arch, variant), group in scores.groupby(["arch", "variant"], sort=False):
+        complete = group[group["size"] == group["size"].max()]
+        best = complete.loc[complete["mean"].idxmax()]
+        kept.append(runs[(runs["arch"] == arch) & (runs["variant"] == variant) & (runs["setting"] == best["setting"])
+                         & ~runs["stopped"]])
+        chosen.append({"arch": arch, "variant": variant, "setting": best["setting"], metric: best["mean"],
+                       "trials": int(best["size"]), "settings compared": len(group)})
+    return pd.concat(kept, ignore_index=True), pd.DataFrame(chosen)
+
+
 @dataclass
 class SweepTables:
     """Everything a report shows of one sweep launch (see :func:`summarise_sweep`)."""
@@ -304,6 +334,8 @@ class SweepTables:
     cross_summary: pd.DataFrame = field(default_factory=pd.DataFrame)  # seed_summary on the other corpus
     cross_significance: pd.DataFrame = field(default_factory=pd.DataFrame)
     selection: str = ""  # how a search's runs were reduced to one per trial cell, if they were
+    chosen: pd.DataFrame = field(default_factory=pd.DataFrame)  # choose_settings: one setting per model
+    stopped: pd.DataFrame = field(default_factory=pd.DataFrame)  # stopped_trials: set aside, not failed
     probes: pd.DataFrame = field(default_factory=pd.DataFrame)  # probe_summary: e.g. speaker ID from codes
 
 
@@ -316,7 +348,10 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     ``audio_baseline`` and ``text_baseline``, else ``cnn14`` and ``text``) are also the baselines of
     the significance markers.  The grid used to list missing trials is the one the runs
     span (every arch × its variants × fold × seed seen).  A search sweep keeps the best run per cell on
-    the sweep's dev metric (:func:`best_trials`).  Cross-corpus predictions, when the trials made
+    the sweep's dev metric (:func:`best_trials`), or, searched over the whole protocol
+    (``scope="protocol"``), the runs of the one setting with the best mean dev metric
+    (:func:`choose_settings`); runs the scheduler stopped early are set aside (:func:`stopped_trials`).
+    Cross-corpus predictions, when the trials made
     them, are scored per fold model and averaged over folds (each fold's model sees the whole
     other corpus), as the multistage-conditioning paper does.
     """
@@ -325,7 +360,13 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     params = tracking.run_params(tracking_uri, parent)
     select_by = params.get("metric", "dev/uar")
     audio, text = audio or params.get("audio_baseline", "cnn14"), text or params.get("text_baseline", "text")
-    runs, set_aside = best_trials(runs, select_by)
+    stopped = stopped_trials(runs)
+    chosen = pd.DataFrame()
+    if params.get("scope") == "protocol":
+        runs, chosen = choose_settings(runs, select_by)
+        set_aside = 0
+    else:
+        runs, set_aside = best_trials(runs[~runs["stopped"]], select_by)
     dev = collect_predictions(tracking_uri, runs, "dev")
     test, weights = _with_fusion(dev, collect_predictions(tracking_uri, runs, "test"), audio, text)
     task = task_of(test)
@@ -345,7 +386,8 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         strata={c: stratified_summary(test, c, metrics[:1]) for c in ("mode", "dialogue_act")
                 if c in test.columns and test[c].nunique() > 1},
         selection=(f"{set_aside} finished runs set aside: the search ran several per (model, fold, seed); "
-                   f"each cell keeps its run with the best {select_by}." if set_aside else ""))
+                   f"each cell keeps its run with the best {select_by}." if set_aside else ""),
+        chosen=chosen, stopped=stopped)
     tables.probes = probe_summary(runs)
     if task == "categorical":
         tables.class_f1 = {"all": class_f1(test), **({"mode": class_f1(test, "mode")} if "mode" in tables.strata

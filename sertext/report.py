@@ -107,6 +107,7 @@ def _blocks(tables, out: Path) -> list[tuple]:
     blocks = [("h1", f"Sweep {tables.experiment}"),
               ("p", f"Parent run `{tables.parent_run_id}`. {results_note(tables)}"),
               *([("p", tables.selection)] if tables.selection else []),
+              *_chosen_blocks(tables),
               ("h2", "Results"), ("table", results_table(tables), "results"),
               ("figure", _bar_figure(tables, out), f"{primary} per model: mean and std over seeds")]
     p_values = _by_model(tables.significance).rename(columns={"p_vs_audio": f"p vs {audio}",
@@ -139,8 +140,27 @@ def _blocks(tables, out: Path) -> list[tuple]:
     blocks += [("h2", "Missing or failed trials")]
     blocks += [("table", _plain(tables.missing), "missing_trials")] if len(tables.missing) else [
         ("p", "None: every trial of the grid has a finished run.")]
+    if len(tables.stopped):
+        blocks += [("h2", "Stopped early by the scheduler"),
+                   ("p", f"ASHA stopped {int(tables.stopped['runs'].sum())} runs of poor candidates early (not "
+                         "failures); they are set aside."),
+                   ("table", _plain(_by_model(tables.stopped).drop(columns="arch")), "stopped_trials")]
     tables.per_seed.to_csv(out / "tables" / "per_seed.csv", index=False)
     return blocks
+
+
+def _chosen_blocks(tables) -> list[tuple]:
+    """The one setting chosen per model by a search over the whole protocol, and why."""
+    if not len(tables.chosen):
+        return []
+    metric = next(c for c in tables.chosen.columns if c.startswith("dev/"))
+    lines = "; ".join(f"{model_name(row.arch)}{'' if row.variant == '-' else ' ' + row.variant}: **{row.setting}**"
+                      for row in tables.chosen.itertuples())
+    return [("h2", "Chosen setting"),
+            ("p", f"Each candidate setting trained on every fold and seed; the one with the best mean {metric} was "
+                  f"chosen per model (settings not trained on all of them were not eligible): {lines}. The tables "
+                  "below are that setting's runs."),
+            ("table", _plain(_by_model(tables.chosen).drop(columns="arch")), "chosen_settings")]
 
 
 def _weight_blocks(weights: pd.DataFrame) -> list[tuple]:

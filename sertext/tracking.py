@@ -27,6 +27,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KIND_TAG = "sertext.kind"
 TRIAL_KEY_TAG = "sertext.trial_key"
 SWEEP_TAG = "sertext.sweep"
+STOPPED_TAG = "sertext.stopped_early"  # a trial the scheduler stopped early (ASHA)
 _MAX_PARAM_LENGTH = 6000
 
 
@@ -171,6 +172,20 @@ def mark_stale_runs_killed(tracking_uri: str, experiment_id: str, parent_run_id:
     for run in stale:
         mlflow.set_terminated(run.info.run_id, status="KILLED")
     return len(stale)
+
+
+def mark_stopped_early(tracking_uri: str, experiment_id: str, parent_run_id: str, trial_keys) -> int:
+    """Tag the runs of trials a scheduler stopped early (ASHA) with ``sertext.stopped_early`` and end
+    those still RUNNING as KILLED, so that reports set them aside and tell them from failed ones;
+    return how many runs were tagged."""
+    mlflow, keys = client(tracking_uri), set(trial_keys)
+    stopped = [run for run in child_runs(tracking_uri, experiment_id, parent_run_id)
+               if run.data.tags.get(TRIAL_KEY_TAG) in keys]
+    for run in stopped:
+        _retry(lambda run_id=run.info.run_id: mlflow.set_tag(run_id, STOPPED_TAG, "true"))
+        if run.info.status == "RUNNING":
+            _retry(lambda run_id=run.info.run_id: mlflow.set_terminated(run_id, status="KILLED"))
+    return len(stopped)
 
 
 def child_runs(tracking_uri: str, experiment_id: str, parent_run_id: str, *, status: str | None = None,
@@ -331,6 +346,14 @@ class TrialRun:
         try:
             self.client.set_terminated(self.run_id, status="FAILED")
         except Exception:  # the tracking store itself may be what failed; the trial error matters more
+            pass
+
+    def stop_early(self) -> None:
+        """The scheduler stopped this trial (ASHA): KILLED and tagged, not FAILED."""
+        try:
+            self.client.set_tag(self.run_id, STOPPED_TAG, "true")
+            self.client.set_terminated(self.run_id, status="KILLED")
+        except Exception:  # the driver tags it again after the Tune run (mark_stopped_early)
             pass
 
 

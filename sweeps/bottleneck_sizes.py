@@ -17,7 +17,7 @@ Run:  python sweeps/bottleneck_sizes.py --demo
           --speech-model facebook/wav2vec2-large-lv60 --text-model bert-large-uncased
 """
 
-from sertext.sweep import SweepConfig, common_options, run_script, run_sweep, seeds, sweep_parser
+from sertext.sweep import SweepConfig, definition_options, run_script, run_settings, run_sweep, seeds, sweep_parser
 
 BOTTLENECKS = ((8, 48), (128, 2), (16, 16), (32, 8))  # the paper's Small and Large, and two between
 
@@ -37,7 +37,7 @@ def main() -> None:
     fixed = {"model.speech_model": args.speech_model} if args.speech_model else {}
     if args.text_model:
         fixed["model.text_model"] = args.text_model
-    options = common_options(args)
+    options = definition_options(args)
     if args.demo:
         fixed.update({"model.width": 0.125, "train.batch_size": 16})
         if not args.folds:
@@ -56,7 +56,7 @@ def main() -> None:
         fixed=fixed,
         per_arch=demo_per_arch(speech) if args.demo else {},
         **options,
-    ))
+    ), run_settings(args))
 
 
 def demo_per_arch(speech: str) -> dict:

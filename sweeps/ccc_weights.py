@@ -12,7 +12,7 @@ Run:  python sweeps/ccc_weights.py --demo
       python sweeps/ccc_weights.py --corpus-root /data/IEMOCAP_full_release --word-vectors glove.840B.300d.txt
 """
 
-from sertext.sweep import SweepConfig, common_options, run_script, run_sweep, seeds, sweep_parser
+from sertext.sweep import SweepConfig, definition_options, run_script, run_settings, run_sweep, seeds, sweep_parser
 
 STL = {"data.targets": ["valence"], "train.loss": "ccc", "train.loss_weights": [1.0]}
 VAD = ["valence", "arousal", "dominance"]  # the order of the paper's weights α, β, 1 − α − β
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--word-vectors", default="",
                         help="GloVe / word2vec / fastText text file (default: the text model's token embeddings)")
     args = parser.parse_args()
-    options = common_options(args)
+    options = definition_options(args)
     fixed = {"model.word_vectors": args.word_vectors} if args.word_vectors else {}
     if args.demo:
         fixed.update({"train.epochs": 10, "train.batch_size": 32})
@@ -47,11 +47,12 @@ def main() -> None:
         choices = [",".join(map(str, w)) for w in simplex(0.05)]
         run_sweep(SweepConfig(name=f"{name}-optuna", search={"train.loss_weights": ("choice", choices)},
                               num_samples=args.optuna,
-                              **{**common, "fixed": {**fixed, "data.targets": VAD, "train.loss": "ccc"}}))
+                              **{**common, "fixed": {**fixed, "data.targets": VAD, "train.loss": "ccc"}}),
+                  run_settings(args))
         return
     paper = {"data.targets": VAD, "train.loss": "ccc", "train.loss_weights": [0.7, 0.2, 0.1]}
     variants = [STL, *mtl, {**STL, "model.modalities": "audio"}, {**paper, "model.modalities": "audio"}]
-    run_sweep(SweepConfig(name=name, variants=tuple(variants), **common))
+    run_sweep(SweepConfig(name=name, variants=tuple(variants), **common), run_settings(args))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,16 @@ Run:  python sweeps/dimensional.py --demo
       ray submit cluster/cluster.yaml sweeps/dimensional.py -- --corpus-root /data/IEMOCAP_full_release
 """
 
-from sertext.sweep import SweepConfig, common_options, demo_settings, run_script, run_sweep, seeds, sweep_parser
+from sertext.sweep import (
+    SweepConfig,
+    definition_options,
+    demo_settings,
+    run_script,
+    run_settings,
+    run_sweep,
+    seeds,
+    sweep_parser,
+)
 
 DIMENSIONS = ("arousal", "valence", "dominance")
 LOSS_WEIGHTS = ((1.0, 1.0, 1.0), (0.7, 0.2, 0.1), (0.2, 0.7, 0.1), (0.1, 0.2, 0.7))
@@ -25,7 +34,7 @@ def main() -> None:
     variants = [{"data.targets": [d], "train.loss": "mse"} for d in DIMENSIONS]
     variants += [{"data.targets": list(DIMENSIONS), "train.loss": "ccc", "train.loss_weights": list(w)}
                  for w in weights]
-    options = common_options(args)
+    options = definition_options(args)
     if args.demo and not args.folds:
         options["folds"] = ("Ses01F", "Ses01M", "Ses02F", "Ses02M")
     run_sweep(SweepConfig(
@@ -39,7 +48,7 @@ def main() -> None:
         metric="dev/ccc",
         fixed={**demo_settings(), "train.lr": 0.001} if args.demo else {},
         **options,
-    ))
+    ), run_settings(args))
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@ Run:  python sweeps/loso.py --demo
 
 from sertext.sweep import (
     SweepConfig,
-    common_options,
+    definition_options,
     demo_per_arch,
     demo_settings,
     run_script,
+    run_settings,
     run_sweep,
     seeds,
     sweep_parser,
@@ -32,8 +33,8 @@ def main() -> None:
         seeds=seeds(args),
         fixed=demo_settings() if args.demo else {},
         per_arch=demo_per_arch() if args.demo else {},
-        **common_options(args),
-    ))
+        **definition_options(args),
+    ), run_settings(args))
 
 
 if __name__ == "__main__":

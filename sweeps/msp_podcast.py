@@ -14,10 +14,11 @@ Run:  python sweeps/msp_podcast.py --demo
 
 from sertext.sweep import (
     SweepConfig,
-    common_options,
+    definition_options,
     demo_root,
     demo_settings,
     run_script,
+    run_settings,
     run_sweep,
     seeds,
     sweep_parser,
@@ -43,8 +44,8 @@ def main() -> None:
         seeds=seeds(args),
         metric="dev/uar" if args.task == "categorical" else "dev/ccc",
         fixed=fixed,
-        **common_options(args),
-    ))
+        **definition_options(args),
+    ), run_settings(args))
 
 
 if __name__ == "__main__":

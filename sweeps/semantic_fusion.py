@@ -11,7 +11,7 @@ Run:  python sweeps/semantic_fusion.py --demo
       python sweeps/semantic_fusion.py --corpus-root /data/IEMOCAP_full_release --word-vectors wiki.en.vec
 """
 
-from sertext.sweep import SweepConfig, common_options, run_script, run_sweep, seeds, sweep_parser
+from sertext.sweep import SweepConfig, definition_options, run_script, run_settings, run_sweep, seeds, sweep_parser
 
 FUSIONS = ("concat", "attention")
 
@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--word-vectors", default="",
                         help="GloVe / word2vec / fastText text file (default: the text model's token embeddings)")
     args = parser.parse_args()
-    options = common_options(args)
+    options = definition_options(args)
     fixed = {"model.word_vectors": args.word_vectors} if args.word_vectors else {}
     if args.demo:
         fixed.update({"train.epochs": 2, "train.batch_size": 8, "model.width": 0.125})
@@ -38,7 +38,7 @@ def main() -> None:
         metric="dev/ccc",
         fixed=fixed,
         **options,
-    ))
+    ), run_settings(args))
 
 
 if __name__ == "__main__":

@@ -274,15 +274,20 @@ TINY = {"model.width": 0.0625, "train.epochs": 2, "train.batch_size": 8, "train.
 
 
 def sweep_config(name, root, tmp_path, **overrides):
-    """A two-trial CNN14 sweep at tiny settings with every store under ``tmp_path``."""
-    from sertext.sweep import SweepConfig
+    """A two-trial CNN14 sweep at tiny settings with every store under ``tmp_path``:
+    ``(definition, run settings)``, each override going to the one that has the field."""
+    import dataclasses
 
-    values = dict(name=name, root=str(root), archs=("cnn14",), seeds=(0,), folds=("Ses01F", "Ses02F"),
-                  fixed=TINY, storage_path=str(tmp_path / "ray"), cache_dir=str(tmp_path / "cache"),
-                  tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", progress=False, max_failures=2,
-                  report_dir=str(tmp_path / "reports"))
-    values.update(overrides)
-    return SweepConfig(**values)
+    from sertext.sweep import RunSettings, SweepConfig
+
+    definition = dict(name=name, root=str(root), archs=("cnn14",), seeds=(0,), folds=("Ses01F", "Ses02F"), fixed=TINY)
+    settings = dict(storage_path=str(tmp_path / "ray"), cache_dir=str(tmp_path / "cache"),
+                    tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", progress=False, max_failures=2,
+                    report_dir=str(tmp_path / "reports"))
+    settings_fields = {f.name for f in dataclasses.fields(RunSettings)}
+    for key, value in overrides.items():
+        (settings if key in settings_fields else definition)[key] = value
+    return SweepConfig(**definition), RunSettings(**settings)
 
 
 def sweep_runs(uri, name):

@@ -66,7 +66,7 @@ def _assert_one_finished_run_per_trial(runs, trials):
 def test_a_worker_node_killed_mid_sweep_loses_nothing(tiny_demo_root, tmp_path, cluster):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     grid = dict(seeds=(0, 1), fixed=SETTINGS, tracking_uri=uri)
-    run_sweep(sweep_config("undisturbed", tiny_demo_root, tmp_path, **grid))
+    run_sweep(*sweep_config("undisturbed", tiny_demo_root, tmp_path, **grid))
 
     worker = cluster.worker_nodes.copy().pop()
     head_id = cluster.head_node.node_id
@@ -78,7 +78,7 @@ def test_a_worker_node_killed_mid_sweep_loses_nothing(tiny_demo_root, tmp_path, 
                    for r in _trial_runs(uri, "disturbed"))
 
     killer, killed = _when(a_trial_on_the_worker_is_mid_way, lambda: cluster.remove_node(worker))
-    run_sweep(sweep_config("disturbed", tiny_demo_root, tmp_path, **grid))
+    run_sweep(*sweep_config("disturbed", tiny_demo_root, tmp_path, **grid))
     killer.join()
     assert killed, "the worker node was never killed mid-trial"
 
@@ -104,7 +104,7 @@ def test_a_tracking_server_restarted_mid_sweep_loses_and_duplicates_nothing(tiny
         mlflow_server.start()
 
     restarter, outage = _when(an_epoch_was_logged, restart)
-    run_sweep(sweep_config("restarted", tiny_demo_root, tmp_path, seeds=(0, 1), fixed=SETTINGS, tracking_uri=url))
+    run_sweep(*sweep_config("restarted", tiny_demo_root, tmp_path, seeds=(0, 1), fixed=SETTINGS, tracking_uri=url))
     restarter.join()
     assert len(outage) == 2, "the server was never restarted mid-sweep"
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from sertext import sweep as sweep_module
 from sertext import tracking
 from sertext.config import TrialConfig
-from sertext.sweep import PARENT_RUN_FILE, SweepConfig
+from sertext.sweep import RunSettings, SweepConfig, state
+from sertext.sweep import tune as tune_module
+from sertext.sweep.state import MARKER_FILE
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +42,8 @@ def test_a_local_ray_starts_without_dashboard(monkeypatch):
                 raise ConnectionError("no cluster here")
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    sweep_module._init_ray(FakeRay)
+    monkeypatch.setattr(tune_module, "ray", FakeRay)
+    tune_module._init_ray()
     assert calls[0]["address"] == "auto" and calls[1]["include_dashboard"] is False
 
 
@@ -61,13 +63,13 @@ def test_credentials_in_a_tracking_uri_are_never_printed_or_logged(tmp_path, mon
     assert tracking.redact("http://ana:s3cret@mlflow.lab:5000/x") == "http://ana:***@mlflow.lab:5000/x"
     assert tracking.redact("http://mlflow.lab:5000") == "http://mlflow.lab:5000"
     assert "s3cret" not in tracking.ui_command("https://ana:s3cret@mlflow.lab")
-    sweep = SweepConfig(name="creds", demo=True, tracking_uri="http://ana:s3cret@mlflow.lab:5000")
+    sweep, uri = SweepConfig(name="creds", demo=True), "http://ana:s3cret@mlflow.lab:5000"
     logged = {}
     monkeypatch.setattr(tracking, "start_parent_run",
                         lambda uri, experiment, name, params, run_id=None: logged.update(params) or "r1")
-    sweep_module._open_parent_run(sweep, sweep.tracking_uri, "1", tmp_path / "creds")
+    state.open_parent_run(sweep, RunSettings(tracking_uri=uri), uri, "1", tmp_path / "creds")
     assert logged["tracking_uri"] == "http://ana:***@mlflow.lab:5000"
-    assert "s3cret" not in (tmp_path / "creds" / PARENT_RUN_FILE).read_text()
+    assert "s3cret" not in (tmp_path / "creds" / MARKER_FILE).read_text()
 
 
 class _Payload:
@@ -102,16 +104,16 @@ def _own_state(**fields):
 def test_tune_state_is_resumed_only_by_the_sweep_that_wrote_it(tmp_path):
     folder = tmp_path / "mine"
     sweep = _own_state()
-    sweep_module._check_own_state(sweep, folder)  # nothing there yet
+    state.check_own_state(sweep, folder)  # nothing there yet
     folder.mkdir()
     (folder / "tuner.pkl").write_bytes(b"someone else's state")
     with pytest.raises(ValueError, match="no sertext sweep named 'mine' wrote; run with --restart"):
-        sweep_module._check_own_state(sweep, folder)
-    (folder / PARENT_RUN_FILE).write_text(json.dumps({"run_id": "r", "definition": sweep.definition()}))
-    sweep_module._check_own_state(sweep, folder)  # its own state: resumed
-    sweep_module._check_own_state(_own_state(max_concurrent=4, report_dir=""), folder)  # not defining
+        state.check_own_state(sweep, folder)
+    (folder / MARKER_FILE).write_text(json.dumps({"run_id": "r", "definition": sweep.definition()}))
+    state.check_own_state(sweep, folder)  # its own state: resumed
+    assert not set(RunSettings.__dataclass_fields__) & set(sweep.definition())  # how it runs does not define it
     with pytest.raises(ValueError, match="other archs, seeds than this definition"):
-        sweep_module._check_own_state(_own_state(archs=("text",), seeds=(0,)), folder)
+        state.check_own_state(_own_state(archs=("text",), seeds=(0,)), folder)
 
 
 @pytest.mark.parametrize("name", ["../elsewhere", "/tmp/x", "a/b", ".hidden", ""])

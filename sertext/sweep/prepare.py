@@ -1,0 +1,69 @@
+"""Before any trial: the corpus (the demo corpus created once), its folds, and every feature the
+trials read, extracted once into the shared cache so that trials only load them and never race
+to compute the same feature."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .definition import SweepConfig, Trial
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The corpus a sweep runs on: its folder, dialogue-act folder and the folds it trains."""
+
+    root: str
+    dialogue_acts: str | None
+    folds: tuple
+
+
+def resolve_corpus(sweep: SweepConfig, progress: bool = True) -> Corpus:
+    """The corpus folder (the demo corpus, created once, for ``demo``), the dialogue acts (the
+    demo corpus brings its own) and the folds (the sweep's, else every fold of the protocol)."""
+    root = demo_root(sweep.corpus, progress) if sweep.demo else str(Path(sweep.root).expanduser().resolve())
+    acts = sweep.dialogue_acts
+    if sweep.demo and sweep.corpus == "iemocap" and acts is None:
+        acts = str(Path(root) / "EMOTyDA")
+    return Corpus(root, acts, sweep.folds or tuple(fold_names(sweep, root, acts)))
+
+
+def demo_root(corpus: str = "iemocap", progress: bool = True) -> str:
+    """The demo corpus (created once) in the layout of ``corpus``."""
+    from sertext.data.demo import default_demo_dir, write_demo_corpus, write_demo_msp_podcast
+
+    root = write_demo_corpus(default_demo_dir(), progress=progress)
+    if corpus == "msp-podcast":
+        root = write_demo_msp_podcast(default_demo_dir().with_name("demo-corpus-msp-podcast"), root)
+    return str(root)
+
+
+def fold_names(sweep: SweepConfig, root: str, dialogue_acts: str | None) -> list[str]:
+    from sertext.data import four_class, load_corpus, make_folds
+
+    table = load_corpus(sweep.corpus, root, dialogue_acts=dialogue_acts)
+    if sweep.task == "categorical":
+        table = four_class(table)
+    return [f.name for f in make_folds(table, sweep.protocol)]
+
+
+def precompute_features(trials: list[Trial], corpus: Corpus, cache_dir: str, progress: bool = True) -> int:
+    """Extract every cached feature ``trials`` read (each extractor setting once); return how many
+    extractor settings there were."""
+    from sertext.config import TrialConfig
+    from sertext.data import load_corpus
+    from sertext.features import FeatureCache, extract
+    from sertext.features.extractors import feature_extractors
+
+    extractors = {}
+    for trial in trials:
+        for extractor in feature_extractors(TrialConfig.from_dict(trial.config)).values():
+            extractors[(extractor.name, json.dumps(extractor.settings(), sort_keys=True, default=str))] = extractor
+    if extractors:
+        table = load_corpus(trials[0].config["data.corpus"], corpus.root, dialogue_acts=corpus.dialogue_acts)
+        cache = FeatureCache(cache_dir)
+        for extractor in extractors.values():
+            extract(table, extractor, cache, progress=progress)
+    return len(extractors)
