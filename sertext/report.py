@@ -142,8 +142,8 @@ def _blocks(tables, out: Path) -> list[tuple]:
         ("p", "None: every trial of the grid has a finished run.")]
     if len(tables.stopped):
         blocks += [("h2", "Stopped early by the scheduler"),
-                   ("p", f"ASHA stopped {int(tables.stopped['runs'].sum())} runs of poor candidates early (not "
-                         "failures); they are set aside."),
+                   ("p", f"ASHA stopped {len(tables.stopped)} poor candidate(s) early, after "
+                         f"{int(tables.stopped['runs'].sum())} run(s) (not failures); they are set aside."),
                    ("table", _plain(_by_model(tables.stopped).drop(columns="arch")), "stopped_trials")]
     tables.per_seed.to_csv(out / "tables" / "per_seed.csv", index=False)
     return blocks

@@ -185,3 +185,26 @@ def test_a_search_keeps_the_best_dev_run_per_cell():
     assert aggregate.best_trials(runs.iloc[[0, 5]], "dev/ccc")[1] == 0  # one run per cell: nothing to choose
     with pytest.raises(ValueError, match="'dev/ccc'"):
         aggregate.best_trials(runs, "dev/ccc")
+
+
+def test_a_protocol_search_keeps_the_setting_with_the_best_mean_dev_score():
+    """One setting per model for the whole protocol: the best mean dev score over every fold and seed,
+    among the settings trained on all of them (an early-stopped one is not eligible)."""
+    cells = [("F1", 0), ("F2", 0), ("F1", 1), ("F2", 1)]
+    rows = [{"setting": setting, "fold": fold, "seed": seed, "dev/uar": dev, "test/uar": 1 - dev,
+             "status": "FINISHED", "stopped": False}
+            for setting, devs in (("lr=0.1", (0.5, 0.6, 0.5, 0.6)), ("lr=0.01", (0.7, 0.3, 0.6, 0.5)))
+            for (fold, seed), dev in zip(cells, devs, strict=True)]
+    rows += [{"setting": "lr=0.5", "fold": "F1", "seed": 0, "dev/uar": 0.9, "test/uar": 0.0, "status": "FINISHED",
+              "stopped": True},
+             {"setting": "lr=0.5", "fold": "F2", "seed": 0, "dev/uar": np.nan, "test/uar": np.nan, "status": "KILLED",
+              "stopped": True}]
+    runs = pd.DataFrame(rows).assign(arch="cnn14", variant="-", run_id=[str(i) for i in range(len(rows))])
+    kept, chosen = aggregate.choose_settings(runs, "dev/uar")
+    assert set(kept["setting"]) == {"lr=0.1"} and len(kept) == 4  # mean 0.55 beats 0.525; test scores unused
+    assert chosen.to_dict("records") == [{"arch": "cnn14", "variant": "-", "setting": "lr=0.1", "dev/uar": 0.55,
+                                          "trials": 4, "settings compared": 2}]
+    assert aggregate.stopped_trials(runs).to_dict("records") == [
+        {"arch": "cnn14", "variant": "-", "setting": "lr=0.5", "runs": 2}]
+    partial = runs[~((runs["setting"] == "lr=0.1") & (runs["fold"] == "F2") & (runs["seed"] == 1))]
+    assert set(aggregate.choose_settings(partial, "dev/uar")[0]["setting"]) == {"lr=0.01"}  # lr=0.1 lacks a trial

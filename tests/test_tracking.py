@@ -147,3 +147,20 @@ def test_look_at_runs_on_a_server_is_the_link_alone_and_survives_a_refused_view(
     monkeypatch.setattr(tracking, "save_runs_view", refuse)
     printed = tracking.look_at_runs("http://ana:s3cret@mlflow.lab:5000", "4")
     assert printed == "look at the runs:  http://mlflow.lab:5000/#/experiments/4/runs?workflowType=machine_learning"
+
+
+def test_runs_stopped_early_are_tagged_and_killed_not_failed(store):
+    uri, experiment, parent = store
+    finished, running, other = (_run(store, key) for key in ("k1", "k2", "k3"))
+    tracking.end_run(uri, finished.run_id)
+    assert tracking.mark_stopped_early(uri, experiment, parent, ["k1", "k2"]) == 2
+    client = MlflowClient(uri)
+    statuses = {run.run_id: client.get_run(run.run_id) for run in (finished, running, other)}
+    assert statuses[finished.run_id].info.status == "FINISHED"  # its candidate was stopped after it
+    assert statuses[running.run_id].info.status == "KILLED"
+    assert statuses[other.run_id].info.status == "RUNNING"
+    assert [run.data.tags.get(tracking.STOPPED_TAG) for run in statuses.values()] == ["true", "true", None]
+    stopped_in_trial = _run(store, "k4")
+    stopped_in_trial.stop_early()
+    run = client.get_run(stopped_in_trial.run_id)
+    assert run.info.status == "KILLED" and run.data.tags[tracking.STOPPED_TAG] == "true"

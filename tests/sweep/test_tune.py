@@ -201,3 +201,51 @@ def test_the_printed_results_are_the_reports(tiny_demo_root, tmp_path, cluster, 
     assert "pooled test predictions of all folds" in printed
     report = (tmp_path / "reports" / "summary" / "report.md").read_text()
     assert f"| CNN14 | 2 × 2 | {table.loc[0, 'UAR']} |" in report
+
+
+def test_a_protocol_search_chooses_one_setting_for_every_fold_and_seed(tiny_demo_root, tmp_path, cluster,
+                                                                         monkeypatch):
+    """Optuna candidates each train on every fold and seed; the scheduler stops the other candidates
+    after their first trial (a stand-in for ASHA that always stops, so the test does not hang on
+    which scores happen to tie); the stopped ones are set aside, tagged and reported apart from
+    failures, and the report names the one complete candidate's setting."""
+    from ray.tune import schedulers
+
+    class StopAllButTheFirst(schedulers.ASHAScheduler):
+        def on_trial_result(self, tune_controller, trial, result):
+            self.first = getattr(self, "first", trial.trial_id)
+            return self.CONTINUE if trial.trial_id == self.first else self.STOP
+
+    monkeypatch.setattr(schedulers, "ASHAScheduler", StopAllButTheFirst)  # Tune's scheduler runs in this process
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    run_sweep(*sweep_config("protocol", tiny_demo_root, tmp_path, folds=("Ses01F", "Ses02F"), num_samples=3,
+                            search={"train.lr": ("loguniform", 1e-4, 0.3)}, scope="protocol", scheduler="asha",
+                            max_concurrent=1))
+    _, runs = sweep_runs(uri, "protocol")
+    settings = {}
+    for run in runs:
+        settings.setdefault(run.data.tags["setting"], []).append(run)
+    assert len(settings) == 3 and all(setting.startswith("lr=") for setting in settings)
+    complete = [s for s, group in settings.items() if not any("sertext.stopped_early" in r.data.tags for r in group)]
+    assert len(complete) == 1 and len(settings[complete[0]]) == 2
+    assert {r.info.status for r in settings[complete[0]]} == {"FINISHED"}
+    for setting in set(settings) - set(complete):
+        assert {r.data.tags["sertext.stopped_early"] for r in settings[setting]} == {"true"}
+        assert {r.info.status for r in settings[setting]} <= {"FINISHED", "KILLED"}  # stopped, never failed
+    report = (tmp_path / "reports" / "protocol" / "report.md").read_text()
+    assert f"CNN14: **{complete[0]}**" in report and "| CNN14 | 1 × 2 |" in report
+    assert "## Stopped early by the scheduler" in report
+
+
+def test_a_search_with_asha_asks_tune_for_asha_with_the_definitions_rungs():
+    from ray.tune.schedulers import ASHAScheduler
+
+    from sertext.sweep import RunSettings, expand
+    from sertext.sweep.tune import _tune_config
+
+    sweep = SweepConfig(name="s", root="/c", search={"train.lr": ("loguniform", 1e-4, 0.3)}, scope="protocol",
+                        scheduler="asha", grace_period=3, reduction_factor=4)
+    config = _tune_config(sweep, RunSettings(), expand(sweep, root="/c", folds=("Ses01F",))[0])
+    assert isinstance(config.scheduler, ASHAScheduler) and config.metric == "dev/uar" and config.mode == "max"
+    rungs = sorted(milestone for milestone, _ in config.scheduler._brackets[0]._rungs)
+    assert config.scheduler._reduction_factor == 4 and rungs[:3] == [3, 12, 48]  # grace 3, × 4 each rung
