@@ -221,9 +221,9 @@ def run_trial_steps(case: dict) -> dict:
     classes = list(FOUR_CLASSES) if config.data.task == "categorical" else list(config.data.targets)
     model = trial._build_model(config, classes, {"train": train}).to(device)
     optimizer, scheduler = trial._optimiser(model, config, STEPS)
-    loss_fn = trial._loss(config, train.targets, len(classes), device)
-    trial._train_epoch(model, train, config, optimizer, scheduler, loss_fn, torch.Generator().manual_seed(0),
-                       torch.amp.GradScaler("cuda", enabled=False), device)
+    fit = trial._Fit(model, optimizer, scheduler, trial._loss(config, train.targets, len(classes), device),
+                     torch.Generator().manual_seed(0), torch.amp.GradScaler("cuda", enabled=False), device)
+    trial._train_epoch(fit, train, config)
     trial._predict(model, dev, config, device)
     stored = sum(np.asarray(values[0]).nbytes for values in train.inputs.values())
     used = {"width": config.model.width} if "width" in arch.options else {}

@@ -84,14 +84,13 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
     model = _build_model(config, classes, splits).to(device)
     steps_per_epoch = -(-len(splits["train"].ids) // config.train.batch_size)
     optimizer, scheduler = _optimiser(model, config, steps_per_epoch)
-    loss_fn = _loss(config, splits["train"].targets, len(classes), device)
     generator = torch.Generator().manual_seed(config.train.seed)
-    scaler = torch.amp.GradScaler("cuda", enabled=_amp_dtype(config, device) == torch.float16)
+    fit = _Fit(model, optimizer, scheduler, _loss(config, splits["train"].targets, len(classes), device), generator,
+               torch.amp.GradScaler("cuda", enabled=_amp_dtype(config, device) == torch.float16), device)
 
     state = _load_checkpoint(config, model, optimizer, scheduler, generator)
     for epoch in range(state["epoch"], config.train.epochs):
-        train_loss = _train_epoch(model, splits["train"], config, optimizer, scheduler, loss_fn,
-                                  generator, scaler, device)
+        train_loss = _train_epoch(fit, splits["train"], config)
         if config.train.bn_recalibration:
             _recalibrate_batch_norm(model, splits["train"], config, generator, device)
         dev_outputs = _predict(model, splits["dev"], config, device)
@@ -333,8 +332,22 @@ def _amp_dtype(config: TrialConfig, device: torch.device):
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def _train_epoch(model, split: _Split, config: TrialConfig, optimizer, scheduler, loss_fn,
-                 generator: torch.Generator, scaler, device) -> float:
+@dataclass
+class _Fit:
+    """What one epoch of training updates and draws from."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None  # the text baseline's warm-up schedule
+    loss_fn: Callable
+    generator: torch.Generator  # the order of the utterances and their crops
+    scaler: torch.amp.GradScaler  # float16 mixed precision on GPUs without bfloat16
+    device: torch.device
+
+
+def _train_epoch(fit: _Fit, split: _Split, config: TrialConfig) -> float:
+    """One pass over the training utterances in a random order, in batches; the mean loss."""
+    model, optimizer, generator, device = fit.model, fit.optimizer, fit.generator, fit.device
     model.train()
     order = torch.randperm(len(split.ids), generator=generator).tolist()
     amp = _amp_dtype(config, device)
@@ -350,15 +363,15 @@ def _train_epoch(model, split: _Split, config: TrialConfig, optimizer, scheduler
             auxiliary = 0.0
             if isinstance(output, tuple):  # e.g. the reconstruction losses of the cross-representation model
                 output, auxiliary = output
-            loss = loss_fn(output, truth) + auxiliary
+            loss = fit.loss_fn(output, truth) + auxiliary
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss became {loss.item()} (lr {config.train.lr} too high?)")
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        if scheduler is not None:
-            scheduler.step()
+        fit.scaler.scale(loss).backward()
+        fit.scaler.step(optimizer)
+        fit.scaler.update()
+        if fit.scheduler is not None:
+            fit.scheduler.step()
         total += loss.item() * len(index)
         count += len(index)
     return total / max(count, 1)
