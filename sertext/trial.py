@@ -380,7 +380,8 @@ def _train_epoch(fit: _Fit, split: _Split, config: TrialConfig) -> float:
 @torch.no_grad()
 def _recalibrate_batch_norm(model, split: _Split, config: TrialConfig, generator: torch.Generator,
                             device) -> None:
-    """Recompute BatchNorm running statistics as exact averages over one pass of training crops.
+    """Recompute BatchNorm running statistics over one pass of training crops, as PyTorch's
+    cumulative averages: each batch's mean and (unbiased) variance weigh equally.
 
     With few steps per epoch (small corpora) the exponential running averages lag behind the
     weights and evaluation drifts from training; this pass removes that lag.

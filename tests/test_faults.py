@@ -5,6 +5,9 @@ or duplicated: one FINISHED MLflow run per trial, every metric, parameter and ar
 training is deterministic) the same numbers as an undisturbed run.
 """
 
+import json
+import re
+import socket
 import threading
 import time
 
@@ -14,8 +17,6 @@ from mlflow.tracking import MlflowClient
 from sertext import aggregate
 from sertext.sweep import run_sweep
 from tests.fixtures import TINY, sweep_config, sweep_runs
-
-pytestmark = pytest.mark.slow
 
 EPOCHS = 4
 SETTINGS = {**TINY, "train.epochs": EPOCHS}
@@ -44,6 +45,58 @@ def _when(condition, action, timeout_s=300):
     return thread, done
 
 
+def _wait_for_a_metric_logged_since(port, since_s, timeout_s=120):
+    """Hold the stopped server's port until a trial tries to log a metric stamped at or after
+    ``since_s``; whether one did.  Every request gets 503 Service Unavailable, as from a proxy in
+    front of a restarting server, so the clients retry it as they retry a refused connection."""
+    deadline = time.monotonic() + timeout_s
+    while True:  # the server's last process may still hold the port for a moment
+        try:
+            listener = socket.create_server(("127.0.0.1", port))
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    with listener:
+        listener.settimeout(0.5)
+        while time.monotonic() < deadline:
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                try:
+                    connection.settimeout(10)
+                    request_line, body = _read_request(connection)
+                    connection.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                                       b"Connection: close\r\n\r\n")
+                except OSError:
+                    continue
+            if "/runs/log-batch" in request_line and any(
+                    int(metric["timestamp"]) >= 1000 * since_s for metric in json.loads(body).get("metrics", [])):
+                return True
+    return False
+
+
+def _read_request(connection):
+    """``(request line, body)`` of one HTTP request."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            raise ConnectionError("the client closed the connection mid-request")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"^content-length:\s*(\d+)", head, re.IGNORECASE | re.MULTILINE)
+    while length and len(body) < int(length[1]):
+        chunk = connection.recv(65536)
+        if not chunk:
+            raise ConnectionError("the client closed the connection mid-request")
+        body += chunk
+    return head.split(b"\r\n", 1)[0].decode("latin-1"), body or b"{}"
+
+
 def _trial_runs(uri, name):
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(name)
@@ -63,6 +116,8 @@ def _assert_one_finished_run_per_trial(runs, trials):
     assert {r.info.status for r in runs} == {"FINISHED"}
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_a_worker_node_killed_mid_sweep_loses_nothing(tiny_demo_root, tmp_path, cluster):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     grid = dict(seeds=(0, 1), fixed=SETTINGS, tracking_uri=uri)
@@ -90,6 +145,8 @@ def test_a_worker_node_killed_mid_sweep_loses_nothing(tiny_demo_root, tmp_path, 
     assert tables[1].summary.equals(tables[0].summary) and tables[1].per_seed.equals(tables[0].per_seed)
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_a_tracking_server_restarted_mid_sweep_loses_and_duplicates_nothing(tiny_demo_root, tmp_path, cluster,
                                                                             mlflow_server):
     url = mlflow_server.url
@@ -98,15 +155,19 @@ def test_a_tracking_server_restarted_mid_sweep_loses_and_duplicates_nothing(tiny
         client = MlflowClient(url)
         return any(client.get_metric_history(r.info.run_id, "dev/uar") for r in _trial_runs(url, "restarted"))
 
+    sent = []
+
     def restart():
+        stopped = time.time()
         mlflow_server.stop()
-        time.sleep(8)  # trials keep training and logging meanwhile
+        sent.append(_wait_for_a_metric_logged_since(mlflow_server.port, stopped))  # trials keep training meanwhile
         mlflow_server.start()
 
     restarter, outage = _when(an_epoch_was_logged, restart)
     run_sweep(*sweep_config("restarted", tiny_demo_root, tmp_path, seeds=(0, 1), fixed=SETTINGS, tracking_uri=url))
     restarter.join()
     assert len(outage) == 2, "the server was never restarted mid-sweep"
+    assert sent == [True], "no trial tried to log a metric while the server was down"
 
     parent, runs = sweep_runs(url, "restarted")
     assert parent.info.status == "FINISHED"

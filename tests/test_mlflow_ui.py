@@ -16,8 +16,6 @@ import pytest
 
 from sertext import tracking
 
-pytestmark = pytest.mark.slow
-
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
                  if shutil.which(name)), None)
 RUN_NAMES = [f"{arch}-{fold}-seed0" for arch in ("cnn14", "text") for fold in ("Ses01F", "Ses01M")]
@@ -66,6 +64,7 @@ def sweep_on_server(mlflow_server):
     return uri, experiment
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian: apt-get install chromium) to render the UI")
 def test_the_printed_link_opens_the_runs_table_grouped_by_arch(sweep_on_server):
     uri, experiment = sweep_on_server

@@ -72,6 +72,7 @@ def _run_demo(script, tmp_path, *args):
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_dimensional_demo_runs_single_and_multitask_variants(tmp_path):
     out, runs = _run_demo("dimensional.py", tmp_path, "--folds", "Ses01F", "--loss-weights", "0.7,0.2,0.1")
     assert len(runs) == 2 * 4  # cnn14 and mfcnn14 × three single-task MSE variants and one CCC variant
@@ -82,6 +83,7 @@ def test_dimensional_demo_runs_single_and_multitask_variants(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_msp_podcast_demo_evaluates_cross_corpus(tmp_path):
     out, runs = _run_demo("msp_podcast.py", tmp_path)
     assert len(runs) == 4

@@ -8,8 +8,6 @@ from sertext.config import TrialConfig
 from sertext.trial import run_trial
 from tests.fixtures import write_tiny_wav2vec
 
-pytestmark = pytest.mark.slow
-
 
 def _config(root, cache, **overrides):
     values = {"data.root": str(root), "data.cache_dir": str(cache), "data.fold": "Ses01F",
@@ -18,6 +16,7 @@ def _config(root, cache, **overrides):
     return TrialConfig.from_dict(values)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["cnn14", "sfcnn14", "mfcnn14", "text"])
 def test_every_architecture_trains_with_finite_metrics(tiny_demo_root, tmp_path_factory, arch):
     cache = tmp_path_factory.getbasetemp() / "feature-cache"
@@ -31,6 +30,7 @@ def test_every_architecture_trains_with_finite_metrics(tiny_demo_root, tmp_path_
     assert test.filter(like="prob_").sum(axis=1).round(5).eq(1).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("arch", "task", "options"), [
     ("crossrep", "categorical", {"model.bottleneck": 8, "model.downsample": 48}),
     ("crossrep-mel", "categorical", {"model.bottleneck": 8, "model.downsample": 48}),
@@ -57,6 +57,7 @@ def test_seed_paper_families_train_with_finite_metrics_and_reuse_cached_features
     assert sorted(cache.rglob("*.npy")) == entries
 
 
+@pytest.mark.slow
 def test_dimensional_multitask_ccc_and_single_task_mse(tiny_demo_root, tmp_path):
     multi = run_trial(_config(tiny_demo_root, tmp_path, **{
         "data.task": "dimensional", "train.loss_weights": [0.2, 0.7, 0.1]}))
@@ -71,6 +72,7 @@ def test_dimensional_multitask_ccc_and_single_task_mse(tiny_demo_root, tmp_path)
                                    for m in ("ccc_valence", "pcc_valence", "mse_valence", "ccc")}
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_identical_metrics(tiny_demo_root, tmp_path):
     config = _config(tiny_demo_root, tmp_path, **{"model.arch": "mfcnn14", "train.seed": 3})
     first, second = run_trial(config), run_trial(config)
@@ -84,6 +86,7 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_interrupted_trial_resumes_to_the_same_end(tiny_demo_root, tmp_path):
     uninterrupted = run_trial(_config(tiny_demo_root, tmp_path / "cache", **{"train.epochs": 4}))
 
@@ -105,7 +108,7 @@ def test_interrupted_trial_resumes_to_the_same_end(tiny_demo_root, tmp_path):
             "train.epochs": 5, "checkpoint_dir": str(tmp_path / "checkpoint")}))
 
 
-def test_config_errors_are_clear(tiny_demo_root, tmp_path):
+def test_config_errors_are_clear(iemocap_root, tmp_path):
     with pytest.raises(ValueError, match="unknown train config key"):
         TrialConfig.from_dict({"train.learning_rate": 0.1})
     with pytest.raises(ValueError, match="unknown trial config key"):
@@ -113,15 +116,66 @@ def test_config_errors_are_clear(tiny_demo_root, tmp_path):
     with pytest.raises(ValueError, match="arch must be one of"):
         TrialConfig.from_dict({"model.arch": "cnn10"})
     with pytest.raises(ValueError, match="fold 'Ses09F' is not in protocol"):
-        run_trial(_config(tiny_demo_root, tmp_path, **{"data.fold": "Ses09F"}))
+        run_trial(_config(iemocap_root, tmp_path, **{"data.fold": "Ses09F"}))
     with pytest.raises(ValueError, match="single-task"):
         TrialConfig.from_dict({"data.task": "dimensional", "train.loss": "mse"})
 
 
+@pytest.mark.slow
 def test_speaker_normalisation_and_batch_norm_recalibration(tiny_demo_root, tmp_path):
     result = run_trial(_config(tiny_demo_root, tmp_path, **{
         "data.normalise": "speaker", "train.bn_recalibration": True}))
     assert all(math.isfinite(v) for v in result.metrics.values())
+
+
+def test_batch_norm_recalibration_gives_each_layer_the_statistics_of_its_inputs():
+    """After the pass over the training crops each BatchNorm layer holds, per channel, the mean and
+    the unbiased variance of what it received, computed here by hand from its inputs: averaged
+    over the batches with equal weight (PyTorch's cumulative average), whatever stale statistics
+    it held before; then each layer gets its own momentum back."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from sertext.models import build
+    from sertext.trial import _recalibrate_batch_norm, _Split
+
+    config = TrialConfig.from_dict({"data.root": "x", "data.fold": "f", "model.arch": "cnn14", "model.width": 0.0625,
+                                    "train.batch_size": 4, "train.crop_s": 0.4})
+    torch.manual_seed(0)
+    model = build("cnn14", n_outputs=4, width=0.0625)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [0.05 * (i + 1) for i in range(len(norms))]
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+        norm.running_mean.fill_(100.0)  # stale statistics, which must not leak into the new ones
+        norm.running_var.fill_(100.0)
+        norm.num_batches_tracked.fill_(7)
+    rng = np.random.default_rng(0)
+    mels = [rng.normal(i, 1 + i / 4, size=(20 + 9 * i, 64)).astype(np.float32) for i in range(10)]  # some < 40 frames
+    split = _Split([f"u{i}" for i in range(10)], {"log_mel": mels}, np.arange(10) % 4, pd.DataFrame(index=range(10)))
+
+    inputs = {norm: [] for norm in norms}
+    hooks = [norm.register_forward_pre_hook(lambda norm, args: inputs[norm].append(args[0].double().numpy()))
+             for norm in norms]
+    _recalibrate_batch_norm(model, split, config, torch.Generator().manual_seed(1), torch.device("cpu"))
+    for hook in hooks:
+        hook.remove()
+
+    assert len(norms) == 13  # the input's per-mel-bin BatchNorm and two per conv block
+    for norm, momentum in zip(norms, momenta, strict=True):
+        assert [len(batch) for batch in inputs[norm]] == [4, 4, 2]  # 10 utterances in batches of 4
+        means, variances = [], []
+        for batch in inputs[norm]:
+            values = np.moveaxis(batch, 1, 0).reshape(norm.num_features, -1)  # channel × (utterance, time, …)
+            n = values.shape[1]
+            mean = values.sum(axis=1) / n
+            means.append(mean)
+            variances.append(((values - mean[:, None]) ** 2).sum(axis=1) / (n - 1))
+        assert np.allclose(norm.running_mean.numpy(), sum(means) / len(means), rtol=1e-4, atol=1e-6)
+        assert np.allclose(norm.running_var.numpy(), sum(variances) / len(variances), rtol=1e-4, atol=1e-6)
+        assert norm.num_batches_tracked.item() == 3
+        assert norm.momentum == momentum
 
 
 def test_per_speaker_normalisation_standardises_each_speaker():
@@ -172,6 +226,7 @@ def test_utterances_shorter_than_cnn14_can_pool_are_evaluated_padded():
     assert torch.isfinite(model(**inputs)).all()
 
 
+@pytest.mark.slow
 def test_cross_corpus_evaluation_predicts_the_whole_other_corpus(tiny_demo_root, tmp_path):
     from sertext.data import four_class, load_corpus
     from sertext.data.demo import write_demo_msp_podcast

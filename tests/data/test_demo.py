@@ -15,8 +15,6 @@ from sertext.data import count_problems, four_class, load_corpus, make_folds, re
 from sertext.data.demo import write_demo_corpus
 from sertext.metrics import uar
 
-pytestmark = pytest.mark.slow
-
 
 def _digest(root):
     files = sorted(p for p in root.rglob("*") if p.is_file())
@@ -24,6 +22,7 @@ def _digest(root):
                                    for p in files)).hexdigest()
 
 
+@pytest.mark.slow
 def test_same_seed_same_corpus_other_seed_other_corpus(tmp_path):
     a = write_demo_corpus(tmp_path / "a", utterances=60, seed=3, progress=False)
     b = write_demo_corpus(tmp_path / "b", utterances=60, seed=3, progress=False)
@@ -31,6 +30,7 @@ def test_same_seed_same_corpus_other_seed_other_corpus(tmp_path):
     assert _digest(a) == _digest(b) != _digest(c)
 
 
+@pytest.mark.slow
 def test_existing_corpus_is_reused_and_foreign_folders_refused(tmp_path):
     root = write_demo_corpus(tmp_path / "demo", utterances=60, progress=False)
     wav = next(root.rglob("*.wav"))
@@ -43,6 +43,7 @@ def test_existing_corpus_is_reused_and_foreign_folders_refused(tmp_path):
         write_demo_corpus(tmp_path / "other", utterances=60, progress=False)
 
 
+@pytest.mark.slow
 def test_reader_reads_the_demo_corpus_with_its_quirks(demo_root):
     table = load_corpus("iemocap", demo_root, check_audio=True, dialogue_acts=demo_root / "EMOTyDA")
     assert len(table) == 600
@@ -66,6 +67,7 @@ def test_reader_reads_the_demo_corpus_with_its_quirks(demo_root):
     assert means.loc["angry", "arousal"] > means.loc["neutral", "arousal"] > means.loc["sad", "arousal"]
 
 
+@pytest.mark.slow
 def test_wavs_and_alignments(demo_root):
     wav = demo_root / "Session1/sentences/wav/Ses01F_impro01/Ses01F_impro01_F000.wav"
     audio = read_wav(wav)
@@ -109,6 +111,7 @@ def _leave_one_session_out_uar(table, features):
     return uar(labels, predictions)
 
 
+@pytest.mark.slow
 def test_emotion_is_split_across_speech_and_text(demo_root):
     """Audio statistics alone and bag-of-words alone are well above chance (0.25); together
     they beat both: the demo corpus rewards fusion, as the papers' corpora do."""
@@ -126,6 +129,7 @@ def test_emotion_is_split_across_speech_and_text(demo_root):
     assert both_uar > max(audio_uar, text_uar) + 0.05
 
 
+@pytest.mark.slow
 def test_demo_corpus_in_the_msp_podcast_layout(tiny_demo_root, tmp_path):
     from sertext.data.demo import write_demo_msp_podcast
 

@@ -21,9 +21,9 @@ from sertext.report import results_table
 from sertext.sweep import SweepConfig, run_fusion_sweep, run_sweep
 from tests.fixtures import TINY, sweep_config, sweep_runs
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
+@pytest.mark.ray
 def test_two_node_sweep_logs_through_a_tracking_server(tiny_demo_root, tmp_path, cluster, mlflow_server):
     url, artifacts = mlflow_server.url, mlflow_server.artifacts
     results = run_sweep(*sweep_config("two-nodes", tiny_demo_root, tmp_path, archs=("cnn14", "mfcnn14"),
@@ -65,6 +65,8 @@ def _driver(sweep_args, cluster, log):
                             stdout=log, stderr=subprocess.STDOUT)
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_killed_driver_relaunch_finishes_every_trial_once(tiny_demo_root, tmp_path, cluster):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     args = (dict(name="killed", root=str(tiny_demo_root), archs=["cnn14"], seeds=[0, 1],
@@ -107,6 +109,8 @@ def _wait_for_finished_runs(uri, name, count, driver, timeout_s=300):
     pytest.fail(f"fewer than {count} trials finished in {timeout_s} s")
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_killed_trial_is_retried_into_the_same_run(tiny_demo_root, tmp_path, cluster):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     sweep = sweep_config("retried", tiny_demo_root, tmp_path, folds=("Ses01F",), fixed={**TINY, "train.epochs": 6})
@@ -140,6 +144,8 @@ def test_killed_trial_is_retried_into_the_same_run(tiny_demo_root, tmp_path, clu
     assert "test/uar" in runs[0].data.metrics
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_optuna_search_samples_continuous_hyperparameters(tiny_demo_root, tmp_path, cluster):
     sweep = sweep_config("searched", tiny_demo_root, tmp_path, folds=("Ses01F",), num_samples=3, metric="dev/uar",
                    search={"train.lr": ("loguniform", 1e-3, 1e-1), "train.momentum": ("choice", [0.8, 0.9])})
@@ -153,6 +159,8 @@ def test_optuna_search_samples_continuous_hyperparameters(tiny_demo_root, tmp_pa
     assert "2 finished runs set aside" in report and "best dev/uar" in report and "| CNN14 | 1 × 1 |" in report
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_variants_of_one_model_fuse_with_the_unvaried_text_model(tiny_demo_root, tmp_path, cluster):
     """The bottleneck sweep's shape: two bottleneck sizes of the speech model, one text model."""
     sizes = ({"model.bottleneck": 8, "model.downsample": 48}, {"model.bottleneck": 16, "model.downsample": 16})
@@ -172,6 +180,8 @@ def test_variants_of_one_model_fuse_with_the_unvaried_text_model(tiny_demo_root,
     assert "None: every trial of the grid has a finished run." in report
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_late_fusion_sweep_logs_one_run_per_weight(tmp_path, cluster):
     from sertext.fusion import fuse, selection_score
     from tests.fixtures import FAILED, FOLDS, SEEDS, synthetic_predictions, write_synthetic_sweep
@@ -190,6 +200,8 @@ def test_late_fusion_sweep_logs_one_run_per_weight(tmp_path, cluster):
     assert {r.data.tags["pairs"] for r in runs} == {str(len(pairs))}
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_the_printed_results_are_the_reports(tiny_demo_root, tmp_path, cluster, capsys):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     results = run_sweep(*sweep_config("summary", tiny_demo_root, tmp_path, seeds=(0, 1), folds=("Ses01F", "Ses01M")))
@@ -203,6 +215,8 @@ def test_the_printed_results_are_the_reports(tiny_demo_root, tmp_path, cluster, 
     assert f"| CNN14 | 2 × 2 | {table.loc[0, 'UAR']} |" in report
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_a_protocol_search_chooses_one_setting_for_every_fold_and_seed(tiny_demo_root, tmp_path, cluster,
                                                                          monkeypatch):
     """Optuna candidates each train on every fold and seed; the scheduler stops the other candidates
