@@ -95,24 +95,27 @@ def seed_summary(per_seed: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def significance(per_seed: pd.DataFrame, metric: str, *, audio: str = "cnn14", text: str = "text",
+def significance(per_seed: pd.DataFrame, metrics: list[str], *, audio: str = "cnn14", text: str = "text",
                  alpha: float = 0.05) -> pd.DataFrame:
-    """The papers' tests: per (arch, variant), two-sided independent t-tests over seeds against
-    the audio and the text baseline of the same variant; ``marker`` holds ``*`` (differs from
-    audio) and ``†`` (differs from text) where p < alpha, for every model but the baselines."""
+    """The papers' tests, per metric (Tables 5 and 6 of the multistage-conditioning paper mark each
+    dimension): per (arch, variant, metric), two-sided independent t-tests over seeds against the
+    audio and the text baseline of the same variant; ``marker`` holds ``*`` (differs from audio)
+    and ``†`` (differs from text) where p < alpha, for every model but the baselines."""
     rows = []
     for (arch, variant), group in per_seed.groupby(["arch", "variant"], sort=False):
-        row = {"arch": arch, "variant": variant, "marker": ""}
-        for baseline, column, symbol in ((audio, "p_vs_audio", "*"), (text, "p_vs_text", "†")):
-            other = _baseline_rows(per_seed, baseline, variant)[metric]
-            p = np.nan
-            if arch != baseline and len(other) >= 2 and len(group) >= 2:
-                p = stats.ttest_independent(group[metric], other).p_value
-            row[column] = p
-            if arch not in (audio, text):  # the papers mark the fusion rows
-                row["marker"] += stats.marker(p, symbol, alpha=alpha)
-        rows.append(row)
-    return pd.DataFrame(rows)
+        for metric in metrics:
+            row = {"arch": arch, "variant": variant, "metric": metric, "marker": ""}
+            for baseline, column, symbol in ((audio, "p_vs_audio", "*"), (text, "p_vs_text", "†")):
+                other = _baseline_rows(per_seed, baseline, variant)[metric].dropna()
+                values = group[metric].dropna()
+                p = np.nan
+                if arch != baseline and len(other) >= 2 and len(values) >= 2:
+                    p = stats.ttest_independent(values, other).p_value
+                row[column] = p
+                if arch not in (audio, text):  # the papers mark the fusion rows
+                    row["marker"] += stats.marker(p, symbol, alpha=alpha)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["arch", "variant", "metric", "marker", "p_vs_audio", "p_vs_text"])
 
 
 def _baseline_rows(frame: pd.DataFrame, baseline: str, variant: str) -> pd.DataFrame:
@@ -186,16 +189,15 @@ def stratified_summary(predictions: pd.DataFrame, column: str, metrics: list[str
 
 def residuals(predictions: pd.DataFrame) -> pd.DataFrame:
     """Error residuals e = truth − prediction (the multistage-conditioning paper's Eq. 7; e > 0:
-    the model under-predicts), one row per (arch, variant, target, utterance), averaged over seeds,
-    with the ``truth`` and the strata columns the predictions carry."""
+    the model under-predicts), one row per (arch, variant, target, utterance) of ``predictions``
+    (one seed per model: the paper analyses the model with the best validation performance, see
+    :func:`best_seeds`), with the ``truth`` and the strata columns the predictions carry."""
     strata = [c for c in ("mode", "dialogue_act") if c in predictions.columns]
     frames = []
     for target in targets_of(predictions):
         data = predictions.dropna(subset=[output_column(target), target])  # the runs that predict it
-        frame = data[["arch", "variant", "utt_id", *strata]].assign(
-            target=target, truth=data[target], residual=data[target] - data[output_column(target)])
-        frames.append(frame.groupby(["arch", "variant", "target", "utt_id"], sort=False, dropna=False).agg(
-            {**{c: "first" for c in strata}, "truth": "first", "residual": "mean"}).reset_index())
+        frames.append(data[["arch", "variant", "utt_id", *strata]].assign(
+            target=target, truth=data[target], residual=data[target] - data[output_column(target)]))
     columns = ["arch", "variant", "target", "utt_id", *strata, "truth", "residual"]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
@@ -204,8 +206,9 @@ def residual_tests(residual_table: pd.DataFrame, column: str = "dialogue_act", a
     """The multistage-conditioning paper's residual analysis (its Table 4) for regression sweeps.
 
     Per (arch, variant, target, value of ``column``): the :func:`residuals` tested against zero with
-    a two-sided one-sample t-test; ``p_holm`` corrects across the whole table.  A systematic
-    residual means the model over- or under-estimates the target for that dialogue act.
+    a two-sided one-sample t-test.  ``significant`` is the paper's uncorrected p < alpha;
+    ``p_holm`` (Holm's correction across the whole table) is an extra, stricter reading.  A
+    systematic residual means the model over- or under-estimates the target for that dialogue act.
     """
     rows = []
     for (arch, variant, target, value), group in residual_table.dropna(subset=[column]).groupby(
@@ -215,8 +218,8 @@ def residual_tests(residual_table: pd.DataFrame, column: str = "dialogue_act", a
                      "mean_residual": float(group["residual"].mean()), "p": p})
     table = pd.DataFrame(rows)
     if len(table):
+        table["significant"] = table["p"] < alpha
         table["p_holm"] = stats.holm(table["p"])
-        table["significant"] = table["p_holm"] < alpha
     return table
 
 
@@ -325,12 +328,15 @@ class SweepTables:
     missing: pd.DataFrame
     weights: pd.DataFrame  # dev-chosen and oracle fusion weights (empty without audio + text runs)
     per_seed: pd.DataFrame
+    best_seeds: pd.DataFrame = field(default_factory=pd.DataFrame)  # best_seeds: per model, its best seed on dev
     best_seed_predictions: dict = field(default_factory=dict)  # arch -> pooled test table of its best seed
+    best_validation: pd.DataFrame = field(default_factory=pd.DataFrame)  # test metrics of those seeds
     strata: dict = field(default_factory=dict)  # "mode" / "dialogue_act" -> stratified_summary
     class_f1: dict = field(default_factory=dict)  # "all" / "mode" -> class_f1 (categorical)
     residuals: pd.DataFrame = field(default_factory=pd.DataFrame)  # regression: per-utterance residuals
     residual_tests: pd.DataFrame = field(default_factory=pd.DataFrame)  # … tested per dialogue act
     residual_fits: pd.DataFrame = field(default_factory=pd.DataFrame)  # … against the gold standard
+    cross_metrics: list = field(default_factory=list)  # the cross-corpus table's: UAR, or PCC per dimension
     cross_summary: pd.DataFrame = field(default_factory=pd.DataFrame)  # seed_summary on the other corpus
     cross_significance: pd.DataFrame = field(default_factory=pd.DataFrame)
     selection: str = ""  # how a search's runs were reduced to one per trial cell, if they were
@@ -372,18 +378,22 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     task = task_of(test)
     per_seed = per_seed_metrics(test, pooled=pooled)
     metrics = _report_metrics(per_seed, task)
+    best = best_seeds(per_seed_metrics(_with_fusion(dev, dev, audio, text)[0], pooled=False), metrics[0])
+    best_test = _of_seeds(test, best)
     comparisons = [(arch, baseline) for arch in per_seed["arch"].unique() for baseline in (audio, text)
                    if arch not in (audio, text) and baseline in set(per_seed["arch"])]
     tables = SweepTables(
         experiment=experiment, parent_run_id=parent, task=task, pooled=pooled, metrics=metrics,
         audio=audio, text=text, summary=seed_summary(per_seed, metrics),
-        significance=significance(per_seed, metrics[0], audio=audio, text=text),
+        significance=significance(per_seed, metrics, audio=audio, text=text),
         paired=paired_tests(per_fold_metrics(test), metrics[0], comparisons, rng=rng or np.random.default_rng(0)),
         missing=pd.concat([missing_trials(runs, [arch], *(sorted(runs[k].dropna().unique()) for k in ("fold", "seed")),
                                           variants=sorted(group["variant"].dropna().unique()))
                            for arch, group in runs.groupby("arch", sort=False)], ignore_index=True),
-        weights=weights, per_seed=per_seed, best_seed_predictions=_best_seeds(test, per_seed, metrics[0]),
-        strata={c: stratified_summary(test, c, metrics[:1]) for c in ("mode", "dialogue_act")
+        weights=weights, per_seed=per_seed, best_seeds=best,
+        best_seed_predictions=_best_seed_tables(test, best, metrics[0]),
+        best_validation=per_seed_metrics(best_test, pooled=pooled),
+        strata={c: stratified_summary(test, c, _strata_metrics(metrics)) for c in ("mode", "dialogue_act")
                 if c in test.columns and test[c].nunique() > 1},
         selection=(f"{set_aside} finished runs set aside: the search ran several per (model, fold, seed); "
                    f"each cell keeps its run with the best {select_by}." if set_aside else ""),
@@ -393,15 +403,16 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         tables.class_f1 = {"all": class_f1(test), **({"mode": class_f1(test, "mode")} if "mode" in tables.strata
                                                       else {})}
     else:
-        tables.residuals = residuals(test)
+        tables.residuals = residuals(best_test)
         tables.residual_fits = residual_fits(tables.residuals)
         if "dialogue_act" in tables.residuals.columns:
             tables.residual_tests = residual_tests(tables.residuals)
     if runs.columns.str.startswith("cross/").any():
         cross, _ = _with_fusion(dev, collect_predictions(tracking_uri, runs, "cross"), audio, text)
         cross_per_seed = per_seed_metrics(cross, pooled=False)
-        tables.cross_summary = seed_summary(cross_per_seed, metrics)
-        tables.cross_significance = significance(cross_per_seed, metrics[0], audio=audio, text=text)
+        tables.cross_metrics = _cross_metrics(metrics)
+        tables.cross_summary = seed_summary(cross_per_seed, tables.cross_metrics)
+        tables.cross_significance = significance(cross_per_seed, tables.cross_metrics, audio=audio, text=text)
     return tables
 
 
@@ -420,12 +431,38 @@ def _report_metrics(per_seed: pd.DataFrame, task: str) -> list[str]:
     return ["ccc", *sorted(c for c in per_seed.columns if c.startswith(("ccc_", "pcc_")))]
 
 
-def _best_seeds(predictions: pd.DataFrame, per_seed: pd.DataFrame, metric: str) -> dict:
-    """Per architecture, the pooled test predictions of its best (variant, seed)."""
+def _strata_metrics(metrics: list[str]) -> list[str]:
+    """Within scripted/improvised and dialogue acts: UAR, or the CCC of each dimension (the
+    multistage-conditioning paper's Table 7)."""
+    per_target = [m for m in metrics if m.startswith("ccc_")]
+    return per_target or metrics[:1]
+
+
+def _cross_metrics(metrics: list[str]) -> list[str]:
+    """Across corpora the categorical metrics stay; dimensions are compared by PCC, since the
+    corpora rate on different scales (the multistage-conditioning paper's Table 2)."""
+    return [m for m in metrics if m.startswith("pcc_")] or metrics
+
+
+def best_seeds(dev_per_seed: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per (arch, variant), the seed with the best mean per-fold dev ``metric``: "the model with the
+    best validation performance" of the multistage-conditioning paper (its Fig. 3 and Tables 3, 4
+    and 6).  Chosen on dev, so the test results it selects stay unbiased."""
+    frame = dev_per_seed.reset_index(drop=True)
+    best = frame.loc[frame.groupby(["arch", "variant"], sort=False)[metric].idxmax()]
+    return best[["arch", "variant", "seed", metric]].reset_index(drop=True)
+
+
+def _of_seeds(predictions: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``predictions`` of each (arch, variant)'s seed in ``seeds``."""
+    return predictions.merge(seeds[["arch", "variant", "seed"]], on=["arch", "variant", "seed"])
+
+
+def _best_seed_tables(predictions: pd.DataFrame, seeds: pd.DataFrame, metric: str) -> dict:
+    """Per architecture, the pooled test predictions of its best seed (of its best variant on dev)."""
     best = {}
-    for arch, group in per_seed.groupby("arch", sort=False):
+    for arch, group in seeds.groupby("arch", sort=False):
         row = group.loc[group[metric].idxmax()]
-        rows = (predictions["arch"] == arch) & (predictions["variant"] == row["variant"]) & (
-            predictions["seed"] == row["seed"])
-        best[arch] = predictions[rows].dropna(axis=1, how="all").assign(best_seed=row["seed"])
+        best[arch] = _of_seeds(predictions, group.loc[[row.name]]).dropna(axis=1, how="all").assign(
+            best_seed=row["seed"])
     return best

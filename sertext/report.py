@@ -43,24 +43,24 @@ def write_report(tables, out) -> Path:
 
 
 def results_table(tables, cross: bool = False) -> pd.DataFrame:
-    """The papers' table: one row per model, mean (std) per metric, markers on the first metric,
-    and the seeds and folds behind each row (``⚠`` where fewer than the sweep's most).
-    ``cross``: the same table for the cross-corpus evaluation."""
-    summary, tests = ((tables.cross_summary, tables.cross_significance) if cross
-                      else (tables.summary, tables.significance))
-    merged = summary.merge(tests[["arch", "variant", "marker"]], on=["arch", "variant"])
-    merged = merged.iloc[np.argsort([_order(a) for a in merged["arch"]], kind="stable")]
+    """The papers' table: one row per model, mean (std) per metric with its own markers, and the
+    seeds and folds behind each row (``⚠`` where fewer than the sweep's most).  ``cross``: the
+    same table for the cross-corpus evaluation (UAR, or PCC per dimension)."""
+    summary, tests, metrics = ((tables.cross_summary, tables.cross_significance, tables.cross_metrics) if cross
+                               else (tables.summary, tables.significance, tables.metrics))
+    markers = {(t.arch, t.variant, t.metric): t.marker for t in tests.itertuples()}
+    summary = summary.iloc[np.argsort([_order(a) for a in summary["arch"]], kind="stable")]
     rows = []
-    for row in merged.itertuples(index=False):
+    for row in summary.itertuples(index=False):
         reduced = row.seeds < summary["seeds"].max() or row.folds < summary["folds"].max()
         cells = {"model": model_name(row.arch)}
         if summary["variant"].ne("-").any():
             cells["variant"] = row.variant
         cells["seeds × folds"] = f"{row.seeds} × {row.folds}" + (" ⚠" if reduced else "")
-        for i, metric in enumerate(tables.metrics):
+        for metric in metrics:
             mean, std = getattr(row, f"{metric}_mean"), getattr(row, f"{metric}_std")
-            cells[metric_name(metric)] = (
-                "" if pd.isna(mean) else f"{mean:.3f} ({std:.3f}){row.marker if i == 0 else ''}")
+            marker = markers.get((row.arch, row.variant, metric), "")
+            cells[metric_name(metric)] = "" if pd.isna(mean) else f"{mean:.3f} ({std:.3f}){marker}"
         rows.append(cells)
     return pd.DataFrame(rows)
 
@@ -68,12 +68,11 @@ def results_table(tables, cross: bool = False) -> pd.DataFrame:
 def results_note(tables) -> str:
     """How the results table was computed and what its markers mean (the report's first paragraph
     and the note above the table a sweep prints when it ends)."""
-    primary = metric_name(tables.metrics[0])
     audio, text = model_name(tables.audio), model_name(tables.text)
     over = ("the pooled test predictions of all folds (every utterance predicted once, as the papers do)"
             if tables.pooled else "each fold's test predictions, then averaged over folds")
     note = (f"Metrics are computed per seed over {over}, then mean (std) over seeds. `*` differs from {audio} "
-            f"(audio), `†` from {text} (text) (two-sided independent t-test over seeds on {primary}, p < 0.05).")
+            f"(audio), `†` from {text} (text) (two-sided independent t-test over seeds of each metric, p < 0.05).")
     if set(tables.summary["arch"]) & {"LF", "LF-weighted"}:
         note += (" LF averages the audio and text posteriors; LF (dev-weighted) uses weights chosen on each "
                  "fold's dev set.")
@@ -112,8 +111,10 @@ def _blocks(tables, out: Path) -> list[tuple]:
               ("figure", _bar_figure(tables, out), f"{primary} per model: mean and std over seeds")]
     p_values = _by_model(tables.significance).rename(columns={"p_vs_audio": f"p vs {audio}",
                                                                "p_vs_text": f"p vs {text}"})
+    p_values["metric"] = p_values["metric"].map(metric_name)
     blocks += [("h2", "p-values of the t-tests over seeds"),
                ("table", _plain(p_values.drop(columns="arch")), "p_values")]
+    blocks += _best_validation_blocks(tables)
     if len(tables.paired):
         paired = tables.paired.assign(model=[model_name(a) for a in tables.paired["model"]],
                                       baseline=[model_name(a) for a in tables.paired["baseline"]])
@@ -131,8 +132,9 @@ def _blocks(tables, out: Path) -> list[tuple]:
     if len(tables.cross_summary):
         blocks += [("h2", "Cross-corpus evaluation"),
                    ("p", "Every fold's model tested on the whole other corpus (the trials' data.cross_corpus); "
-                         f"metrics per fold model, averaged over folds, then mean (std) over seeds. Markers as above, "
-                         f"on {primary}. Fusion weights are the ones chosen on the in-domain dev sets."),
+                         "metrics per fold model, averaged over folds, then mean (std) over seeds; dimensions in "
+                         "PCC, as the corpora rate on different scales. Markers as above, per metric. Fusion "
+                         "weights are the ones chosen on the in-domain dev sets."),
                    ("table", results_table(tables, cross=True), "cross_corpus")]
     blocks += _strata_blocks(tables, out)
     blocks += _class_f1_blocks(tables)
@@ -147,6 +149,22 @@ def _blocks(tables, out: Path) -> list[tuple]:
                    ("table", _plain(_by_model(tables.stopped).drop(columns="arch")), "stopped_trials")]
     tables.per_seed.to_csv(out / "tables" / "per_seed.csv", index=False)
     return blocks
+
+
+def _best_validation_blocks(tables) -> list[tuple]:
+    """Regression sweeps: the test metrics of each model's seed with the best dev score (the
+    multistage-conditioning paper's Tables 3 and 6: CCC and MSE of "the model showing the best
+    validation set performance")."""
+    if tables.task != "dimensional" or not len(tables.best_validation):
+        return []
+    metrics = [c for c in tables.best_validation.columns if c.startswith(("ccc_", "mse_"))]
+    table = _by_model(tables.best_validation)[["model", "variant", "seed", *metrics]]
+    table = table.rename(columns={m: metric_name(m) for m in metrics})
+    return [("h2", "Best validation model per architecture"),
+            ("p", f"Per model, the seed with the best mean dev {metric_name(tables.metrics[0])} over its folds; "
+                  "its test CCC and MSE over the pooled predictions of all folds. The residual analyses below "
+                  "use these models."),
+            ("table", _plain(table).round(4), "best_validation")]
 
 
 def _chosen_blocks(tables) -> list[tuple]:
@@ -196,13 +214,23 @@ STRATA_TITLES = {"mode": "Scripted vs improvised", "dialogue_act": "Dialogue act
 
 
 def _strata_blocks(tables, out: Path) -> list[tuple]:
-    """One table per stratification: its values as rows, the models as columns (mean (std) over
-    seeds of the first metric); for dialogue acts also a bar chart."""
+    """Scripted vs improvised as the paper's Table 7 (models as rows, each metric as ``S / I``);
+    dialogue acts with their values as rows and the models as columns (mean (std) over seeds of
+    the first metric), and a bar chart."""
     blocks = []
-    metric = tables.metrics[0]
     for column, summary in tables.strata.items():
         summary = _by_model(summary)
         label = summary["model"] + np.where(summary["variant"] == "-", "", " " + summary["variant"])
+        metrics = [c[:-len("_mean")] for c in summary.columns if c.endswith("_mean")]
+        if column == "mode":
+            blocks += [("h2", STRATA_TITLES[column]),
+                       ("p", "Per model, each metric within the scripted (S) and the improvised (I) utterances, as "
+                             "S / I: the mean over seeds of the pooled test predictions of that mode (with the std "
+                             "over seeds in tables/by_mode_per_metric.csv)."),
+                       ("table", _scripted_vs_improvised(summary.assign(label=label), metrics), "by_mode")]
+            summary.to_csv(out / "tables" / "by_mode_per_metric.csv", index=False)
+            continue
+        metric = metrics[0]
         cells = summary.assign(label=label, cell=[f"{m:.3f} ({s:.3f})" for m, s in
                                                   zip(summary[f"{metric}_mean"], summary[f"{metric}_std"],
                                                       strict=True)])
@@ -219,6 +247,26 @@ def _strata_blocks(tables, out: Path) -> list[tuple]:
             blocks.append(("figure", _strata_figure(cells, column, metric, out),
                            f"{metric_name(metric)} per dialogue act and model: mean and std over seeds"))
     return blocks
+
+
+def _scripted_vs_improvised(summary: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """One row per model, one ``S / I`` column per metric; the better of the two in bold."""
+    rows = []
+    for label, group in summary.groupby("label", sort=False):
+        by_mode = group.set_index("mode")
+        row = {"model": label}
+        for metric in metrics:
+            values = [by_mode[f"{metric}_mean"].get(mode, np.nan) for mode in ("scripted", "improvised")]
+            shown = [f"{v:.3f}" if pd.notna(v) else "–" for v in values]
+            if all(pd.notna(values)) and values[0] != values[1]:
+                best = int(values[1] > values[0])
+                shown[best] = f"**{shown[best]}**"
+            row[f"{metric_name(metric)} (S / I)"] = " / ".join(shown)
+        rows.append(row)
+    counts = summary.groupby("mode")["utterances"].max()
+    rows.append({"model": "utterances", **{f"{metric_name(m)} (S / I)": f"{counts.get('scripted', 0)} / "
+                                            f"{counts.get('improvised', 0)}" for m in metrics}})
+    return pd.DataFrame(rows)
 
 
 def _class_f1_blocks(tables) -> list[tuple]:
@@ -245,9 +293,9 @@ def _residual_blocks(tables, out: Path) -> list[tuple]:
     if tables.residuals.empty:
         return []
     blocks = [("h2", "Error residuals"),
-              ("p", "Residual e = truth − prediction per utterance, averaged over seeds: e > 0 means the model "
-                    "under-predicts. Lines are least-squares fits of e against the gold standard; a slope "
-                    "away from 0 means errors grow towards the edges of the scale."),
+              ("p", "Residual e = truth − prediction per utterance of each model's best validation seed (above): "
+                    "e > 0 means the model under-predicts. Lines are least-squares fits of e against the gold "
+                    "standard; a slope away from 0 means errors grow towards the edges of the scale."),
               ("table", _plain(_by_model(tables.residual_fits).drop(columns="arch")), "residual_fits")]
     few = len(tables.residual_fits[["arch", "variant"]].drop_duplicates()) <= MAX_FIGURE_MODELS
     if few:
@@ -256,7 +304,8 @@ def _residual_blocks(tables, out: Path) -> list[tuple]:
     if len(tables.residual_tests):
         blocks += [("h2", "Residuals per dialogue act"),
                    ("p", "Residuals tested against zero per model, target and dialogue act (two-sided one-sample "
-                         "t-tests, Holm-corrected across the table)."),
+                         "t-tests); `significant` is the paper's p < 0.05, `p_holm` a stricter reading with Holm's "
+                         "correction across the table."),
                    *([("figure", _residual_box_figure(tables, out), "Residuals per dialogue act and model")]
                      if few else []),
                    ("table", _plain(_by_model(tables.residual_tests).drop(columns="arch")), "residuals")]

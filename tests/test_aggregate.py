@@ -56,7 +56,13 @@ def test_summary_counts_seeds_and_folds_behind_each_cell(sweep):
 def test_papers_t_tests_over_seeds_match_scipy(sweep):
     _, _, predictions = sweep
     per_seed = aggregate.per_seed_metrics(predictions)
-    table = aggregate.significance(per_seed, "uar").set_index("arch")
+    both = aggregate.significance(per_seed, ["uar", "f1_macro"])
+    assert set(both["metric"]) == {"uar", "f1_macro"} and len(both) == 2 * len(ARCHS)  # each metric its markers
+    f1 = both[both["metric"] == "f1_macro"].set_index("arch")
+    f1_values = {a: per_seed[per_seed.arch == a]["f1_macro"].to_numpy() for a in ARCHS}
+    assert f1.loc["mfcnn14", "p_vs_text"] == pytest.approx(
+        scipy_stats.ttest_ind(f1_values["mfcnn14"], f1_values["text"]).pvalue)
+    table = both[both["metric"] == "uar"].set_index("arch")
     uar = {a: per_seed[per_seed.arch == a]["uar"].to_numpy() for a in ARCHS}
     for baseline, column in (("cnn14", "p_vs_audio"), ("text", "p_vs_text")):
         expected = scipy_stats.ttest_ind(uar["mfcnn14"], uar[baseline]).pvalue
@@ -132,18 +138,27 @@ def _regression_predictions():
 
 
 def test_residuals_per_dialogue_act_match_scipy():
-    residual_table = aggregate.residuals(_regression_predictions())
-    assert len(residual_table) == 6  # one per utterance: averaged over the two seeds
+    predictions = _regression_predictions()
+    residual_table = aggregate.residuals(predictions[predictions["seed"] == 1])  # one model: its best seed
+    assert len(residual_table) == 6
     table = aggregate.residual_tests(residual_table).set_index("dialogue_act")
-    residuals_s = np.array([3.0, 2.0, 4.0]) - np.array([3.4, 3.3, 3.8])  # truth − prediction (paper, Eq. 7)
+    residuals_s = np.array([3.0, 2.0, 4.0]) - np.array([3.3, 3.4, 3.7])  # truth − prediction (paper, Eq. 7)
     assert table.loc["s", "mean_residual"] == pytest.approx(residuals_s.mean())
     assert table.loc["s", "p"] == pytest.approx(scipy_stats.ttest_1samp(residuals_s, 0).pvalue)
     assert table.loc["q", "n"] == 3 and list(table["target"]) == ["valence", "valence"]
     assert table["p_holm"].tolist() == pytest.approx(aggregate.stats.holm(table["p"]))
+    assert (table["significant"] == (table["p"] < 0.05)).all()  # the paper's uncorrected marker
+
+
+def test_the_best_seed_is_chosen_on_dev_not_on_test():
+    dev = pd.DataFrame({"arch": "cnn14", "variant": "-", "seed": [0, 1, 2], "uar": [0.4, 0.7, 0.5]})
+    best = aggregate.best_seeds(pd.concat([dev, dev.assign(arch="text", uar=[0.9, 0.1, 0.2])]), "uar")
+    assert best[["arch", "seed"]].values.tolist() == [["cnn14", 1], ["text", 0]]
 
 
 def test_residual_lines_against_the_gold_standard_match_scipy():
-    residual_table = aggregate.residuals(_regression_predictions())
+    predictions = _regression_predictions()
+    residual_table = aggregate.residuals(predictions[predictions["seed"] == 0])
     fit = aggregate.residual_fits(residual_table).iloc[0]
     expected = scipy_stats.linregress(residual_table["truth"], residual_table["residual"])
     assert fit["slope"] == pytest.approx(expected.slope) and fit["intercept"] == pytest.approx(expected.intercept)

@@ -39,7 +39,7 @@ def test_report_files_are_complete_and_self_contained(store, tmp_path):
     for text in ("## Results", "| MFCNN14 |", "LF (dev-weighted)", "## Paired tests", "## Fusion weights",
                  "each fold's test predictions, then averaged over folds", "| text | F2 | 2 | FAILED |",
                  "![", "figures/confusion_matrices.png", "## Scripted vs improvised", "## Dialogue acts",
-                 "| improvised | 20 |", "## Cross-corpus evaluation", "## F1 per class\n",
+                 "| utterances | 20 / 20 |", "## Cross-corpus evaluation", "## F1 per class\n",
                  "| MFCNN14 | scripted |", "figures/uar_by_dialogue_act.png"):
         assert text in markdown
     page = (tmp_path / "report.html").read_text()
@@ -61,10 +61,19 @@ def test_regression_report_has_the_residual_analyses(tmp_path):
     assert fits.loc[("cnn14", "valence"), "slope"] == pytest.approx(0.7, abs=0.15)
     assert fits.loc[("mfcnn14", "valence"), "slope"] < fits.loc[("cnn14", "valence"), "slope"]
     assert set(tables.residual_tests["dialogue_act"]) == {"s", "q", "b"}
+    best = tables.best_seeds.set_index("arch")
+    dev = aggregate.per_seed_metrics(aggregate.collect_predictions(
+        uri, aggregate.collect_runs(uri, *aggregate.tracking.latest_sweep_run(uri, "synthetic-dimensional")), "dev"),
+        pooled=False)
+    for arch in ("cnn14", "mfcnn14"):  # each model's residuals are those of its best seed on dev
+        assert best.loc[arch, "seed"] == dev.loc[dev[dev["arch"] == arch]["ccc"].idxmax(), "seed"]
+        assert (tables.residuals["arch"] == arch).sum() == len(tables.residuals["utt_id"].unique()) * len(
+            set(tables.residuals["target"]))
     write_report(tables, tmp_path / "report")
     markdown = (tmp_path / "report" / "report.md").read_text()
     for text in ("## Error residuals", "figures/residual_lines.png", "## Residuals per dialogue act",
-                 "figures/residuals_by_dialogue_act.png", "| CCC (mean) |"):
+                 "figures/residuals_by_dialogue_act.png", "| CCC (mean) |", "## Best validation model per architecture",
+                 "| model | seed | CCC valence | MSE valence |", "CCC valence (S / I)"):
         assert text in markdown
     assert "## F1 per class" not in markdown and "Cross-corpus" not in markdown
 
