@@ -15,6 +15,7 @@ the audio baseline, ``†`` against the text baseline) and adds paired tests ove
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -322,6 +323,7 @@ class SweepTables:
     metrics: list[str]  # the first is what significance is tested on
     audio: str  # the audio and text baselines of the markers and the fusion
     text: str
+    fixed_fusion: tuple  # (w_audio, w_text) of the LF-fixed rows, if the sweep asked for them
     summary: pd.DataFrame  # seed_summary, with the fusion rows
     significance: pd.DataFrame
     paired: pd.DataFrame
@@ -366,6 +368,7 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     params = tracking.run_params(tracking_uri, parent)
     select_by = params.get("metric", "dev/uar")
     audio, text = audio or params.get("audio_baseline", "cnn14"), text or params.get("text_baseline", "text")
+    fixed = tuple(json.loads(params.get("fixed_fusion", "[]")))
     stopped = stopped_trials(runs)
     chosen = pd.DataFrame()
     if params.get("scope") == "protocol":
@@ -374,17 +377,17 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     else:
         runs, set_aside = best_trials(runs[~runs["stopped"]], select_by)
     dev = collect_predictions(tracking_uri, runs, "dev")
-    test, weights = _with_fusion(dev, collect_predictions(tracking_uri, runs, "test"), audio, text)
+    test, weights = _with_fusion(dev, collect_predictions(tracking_uri, runs, "test"), audio, text, fixed)
     task = task_of(test)
     per_seed = per_seed_metrics(test, pooled=pooled)
     metrics = _report_metrics(per_seed, task)
-    best = best_seeds(per_seed_metrics(_with_fusion(dev, dev, audio, text)[0], pooled=False), metrics[0])
+    best = best_seeds(per_seed_metrics(_with_fusion(dev, dev, audio, text, fixed)[0], pooled=False), metrics[0])
     best_test = _of_seeds(test, best)
     comparisons = [(arch, baseline) for arch in per_seed["arch"].unique() for baseline in (audio, text)
                    if arch not in (audio, text) and baseline in set(per_seed["arch"])]
     tables = SweepTables(
         experiment=experiment, parent_run_id=parent, task=task, pooled=pooled, metrics=metrics,
-        audio=audio, text=text, summary=seed_summary(per_seed, metrics),
+        audio=audio, text=text, fixed_fusion=fixed, summary=seed_summary(per_seed, metrics),
         significance=significance(per_seed, metrics, audio=audio, text=text),
         paired=paired_tests(per_fold_metrics(test), metrics[0], comparisons, rng=rng or np.random.default_rng(0)),
         missing=pd.concat([missing_trials(runs, [arch], *(sorted(runs[k].dropna().unique()) for k in ("fold", "seed")),
@@ -408,7 +411,7 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         if "dialogue_act" in tables.residuals.columns:
             tables.residual_tests = residual_tests(tables.residuals)
     if runs.columns.str.startswith("cross/").any():
-        cross, _ = _with_fusion(dev, collect_predictions(tracking_uri, runs, "cross"), audio, text)
+        cross, _ = _with_fusion(dev, collect_predictions(tracking_uri, runs, "cross"), audio, text, fixed)
         cross_per_seed = per_seed_metrics(cross, pooled=False)
         tables.cross_metrics = _cross_metrics(metrics)
         tables.cross_summary = seed_summary(cross_per_seed, tables.cross_metrics)
@@ -416,12 +419,13 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     return tables
 
 
-def _with_fusion(dev: pd.DataFrame, evaluated: pd.DataFrame, audio: str, text: str):
-    """``evaluated`` with the LF and LF-weighted rows (weights chosen on ``dev``) appended, and the
-    weights; unchanged, with no weights, when the sweep lacks the audio or the text model."""
+def _with_fusion(dev: pd.DataFrame, evaluated: pd.DataFrame, audio: str, text: str, fixed: tuple = ()):
+    """``evaluated`` with the LF and LF-weighted rows (weights chosen on ``dev``) and the
+    ``fixed``-weight rows appended, and the weights; unchanged, with no weights, when the sweep
+    lacks the audio or the text model."""
     if not {audio, text} <= set(evaluated["arch"]):
         return evaluated, pd.DataFrame()
-    fused, weights = fuse_sweep(dev, evaluated, audio=audio, text=text)
+    fused, weights = fuse_sweep(dev, evaluated, audio=audio, text=text, fixed=fixed)
     return pd.concat([evaluated, fused], ignore_index=True), weights
 
 

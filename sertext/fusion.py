@@ -168,13 +168,16 @@ def run_pairs(dev: pd.DataFrame, test: pd.DataFrame, audio: str, text: str):
 
 
 def fuse_sweep(dev: pd.DataFrame, test: pd.DataFrame, *, audio: str = "cnn14", text: str = "text",
-               grid: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+               grid: np.ndarray | None = None, fixed: tuple = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Late fusion (``LF``) and dev-weighted fusion (``LF-weighted``) for every (variant, fold,
-    seed) that has finished runs of both the audio and the text model.
+    seed) that has finished runs of both the audio and the text model, and with ``fixed`` weights
+    (``LF-fixed``) where given.
 
     Args:
         dev, test: stacked prediction tables with ``arch``, ``variant``, ``fold`` and ``seed``
             columns (:func:`sertext.aggregate.collect_predictions`).
+        fixed: ``(w1, w2)`` of a published score fusion p = w1·p_audio + w2·p_text, e.g. Makiuchi
+            et al.'s (0.6, 1); applied as w1 / (w1 + w2), which gives the same argmax.
 
     Returns:
         The fused test predictions, stacked in the same format with ``arch`` set to ``LF`` or
@@ -185,6 +188,8 @@ def fuse_sweep(dev: pd.DataFrame, test: pd.DataFrame, *, audio: str = "cnn14", t
     for labels, dev_audio, dev_text, test_audio, test_text in run_pairs(dev, test, audio, text):
         result = fuse_fold(dev_audio, dev_text, test_audio, test_text, grid=grid)
         fused += [result.late.assign(arch="LF", **labels), result.weighted.assign(arch="LF-weighted", **labels)]
+        if fixed:
+            fused.append(fuse(test_audio, test_text, fixed[0] / sum(fixed)).assign(arch="LF-fixed", **labels))
         weights.append({**labels, "w_audio": result.w_audio, "dev_score": result.dev_score,
                         "oracle_w_audio": result.oracle_w_audio, "oracle_score": result.oracle_score})
     if not fused:

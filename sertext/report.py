@@ -21,7 +21,7 @@ from sertext.metrics import confusion
 from sertext.models.registry import ARCHITECTURES, display_name
 from sertext.predictions import classes_of
 
-FUSIONS = {"LF": "LF", "LF-weighted": "LF (dev-weighted)"}  # the fusion rows, after the models
+FUSIONS = {"LF": "LF", "LF-weighted": "LF (dev-weighted)", "LF-fixed": "LF (fixed weights)"}  # after the models
 METRIC_NAMES = {"uar": "UAR", "wa": "WA", "f1_macro": "F1 (macro)", "ccc": "CCC (mean)"}
 
 
@@ -76,6 +76,9 @@ def results_note(tables) -> str:
     if set(tables.summary["arch"]) & {"LF", "LF-weighted"}:
         note += (" LF averages the audio and text posteriors; LF (dev-weighted) uses weights chosen on each "
                  "fold's dev set.")
+    if tables.fixed_fusion:
+        w_audio, w_text = tables.fixed_fusion
+        note += f" LF (fixed weights) is {w_audio:g}·audio + {w_text:g}·text, the published weights."
     return note
 
 

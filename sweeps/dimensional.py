@@ -1,9 +1,12 @@
 """IEMOCAP leave-one-speaker-out, dimensional: single-task MSE per dimension and multitask CCC
 with a grid over the loss weights (α, β, γ) for arousal, valence and dominance.
 
-Tables 2 and 5 of the multistage-conditioning paper (Triantafyllopoulos et al.): CNN14, SFCNN14
-and MFCNN14 trained per dimension with MSE, and jointly with 1 − Σ wᵢ·CCCᵢ / Σ wᵢ.  With --demo:
-the demo corpus, small models, two seeds and the first four folds.
+The IEMOCAP rows of Tables 2-4 and 7 of the multistage-conditioning paper (Triantafyllopoulos et
+al.): CNN14, the text model (the paper's BERT), SFCNN14 and MFCNN14 trained per dimension with MSE,
+and jointly with 1 − Σ wᵢ·CCCᵢ / Σ wᵢ; the report adds their late fusion (LF), each model's best
+validation seed (Table 3), its residuals per dialogue act (Fig. 4, Table 4) and against the gold
+standard (Fig. 5), and CCC within scripted and improvised dialogs (Table 7).  With --demo: the demo
+corpus, small models, two seeds and the first four folds.
 
 Run:  python sweeps/dimensional.py --demo
       ray submit cluster/cluster.yaml sweeps/dimensional.py -- --corpus-root /data/IEMOCAP_full_release
@@ -12,6 +15,7 @@ Run:  python sweeps/dimensional.py --demo
 from sertext.sweep import (
     SweepConfig,
     definition_options,
+    demo_per_arch,
     demo_settings,
     run_script,
     run_settings,
@@ -42,11 +46,12 @@ def main() -> None:
         corpus="iemocap",
         protocol="iemocap-loso",
         task="dimensional",
-        archs=("cnn14", "mfcnn14") if args.demo else ("cnn14", "sfcnn14", "mfcnn14"),
+        archs=("cnn14", "text", "mfcnn14") if args.demo else ("cnn14", "text", "sfcnn14", "mfcnn14"),
         seeds=seeds(args),
         variants=tuple(variants),
         metric="dev/ccc",
         fixed={**demo_settings(), "train.lr": 0.001} if args.demo else {},
+        per_arch=demo_per_arch() if args.demo else {},
         **options,
     ), run_settings(args))
 

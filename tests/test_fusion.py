@@ -91,6 +91,12 @@ def test_a_whole_sweep_is_fused_per_fold_and_seed():
     assert weights["w_audio"].tolist() == [0.5] * 3 and weights["oracle_score"].tolist() == pytest.approx([1.0] * 3)
     with pytest.raises(ValueError, match="no fold and seed"):
         fuse_sweep(predictions, predictions, text="bert")
+    fixed, _ = fuse_sweep(predictions, predictions, grid=weight_grid(11), fixed=(0.6, 1.0))
+    published = fixed[(fixed.arch == "LF-fixed") & (fixed.fold == "F1") & (fixed.seed == 0)]
+    expected = fuse(AUDIO, TEXT, 0.6 / 1.6)  # 0.6·p_audio + 1·p_text has the same argmax
+    assert published["prob_angry"].tolist() == pytest.approx(expected["prob_angry"].tolist())
+    assert published["prediction"].tolist() == expected["prediction"].tolist()
+    assert (fixed.arch == "LF-fixed").sum() == 3 * len(AUDIO)
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -75,11 +75,13 @@ def _run_demo(script, tmp_path, *args):
 @pytest.mark.ray
 def test_dimensional_demo_runs_single_and_multitask_variants(tmp_path):
     out, runs = _run_demo("dimensional.py", tmp_path, "--folds", "Ses01F", "--loss-weights", "0.7,0.2,0.1")
-    assert len(runs) == 2 * 4  # cnn14 and mfcnn14 × three single-task MSE variants and one CCC variant
+    assert len(runs) == 3 * 4  # cnn14, text and mfcnn14 × three single-task MSE variants and one CCC variant
     assert {r.data.params["train.loss"] for r in runs} == {"mse", "ccc"}
-    assert "test/ccc_valence" in out and "loss_weights=0.7,0.2,0.1" in out
+    assert "CCC valence" in out and "loss_weights=0.7,0.2,0.1" in out and "MFCNN14" in out
     report = (tmp_path / "reports" / "iemocap-dimensional-demo" / "report.md").read_text()
-    assert "## Error residuals" in report and "## Residuals per dialogue act" in report
+    for section in ("## Error residuals", "## Residuals per dialogue act", "## Best validation model per architecture",
+                    "| Text |", "| LF |", "CCC valence (S / I)"):
+        assert section in report
 
 
 @pytest.mark.slow
@@ -88,7 +90,7 @@ def test_msp_podcast_demo_evaluates_cross_corpus(tmp_path):
     out, runs = _run_demo("msp_podcast.py", tmp_path)
     assert len(runs) == 4
     assert all("cross/uar" in r.data.metrics for r in runs)
-    assert "cross/uar" in out
+    assert "cross-corpus (each fold's model on the whole other corpus):" in out
     assert (tmp_path / "reports" / "msp-podcast-categorical-demo" / "report.html").is_file()
     report = (tmp_path / "reports" / "msp-podcast-categorical-demo" / "report.md").read_text()
     assert "LF (dev-weighted)" in report and "## Cross-corpus evaluation" in report

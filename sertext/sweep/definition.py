@@ -62,6 +62,8 @@ class SweepConfig:
         variant_archs: the architectures the variants apply to (empty: all); the others train once.
         audio_baseline, text_baseline: the report's baselines (markers ``*`` and ``†``) and the pair
             it fuses (LF, LF-weighted).
+        fixed_fusion: ``(w1, w2)`` of a published score fusion w1·p_audio + w2·p_text shown as its
+            own row, e.g. Makiuchi et al.'s (0.6, 1); empty: none.
         search: Optuna space, ``{"train.lr": ("loguniform", 1e-3, 1e-1)}`` (``uniform``,
             ``loguniform``, ``choice`` with a list); ``num_samples`` candidates per search.
         scope: ``"cell"``: a candidate is one trial, so a search or grid chooses per (arch, fold,
@@ -89,6 +91,7 @@ class SweepConfig:
     variant_archs: tuple = ()
     audio_baseline: str = "cnn14"
     text_baseline: str = "text"
+    fixed_fusion: tuple = ()
     search: dict = field(default_factory=dict)
     num_samples: int = 1
     scope: str = "cell"
@@ -98,7 +101,7 @@ class SweepConfig:
     reduction_factor: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("archs", "seeds", "folds", "variants", "variant_archs"):
+        for name in ("archs", "seeds", "folds", "variants", "variant_archs", "fixed_fusion"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "metric", self.metric or DEFAULT_METRIC.get(self.task, ""))
         check(self)
@@ -248,6 +251,10 @@ def check(sweep: SweepConfig) -> None:
             raise ValueError(f"{name} names {sorted(set(archs) - set(sweep.archs))}, which are not in archs")
     _check_metric(sweep)
     _check_sources(sweep)
+    if sweep.fixed_fusion and (len(sweep.fixed_fusion) != 2 or min(sweep.fixed_fusion) < 0
+                               or sum(sweep.fixed_fusion) <= 0):
+        raise ValueError(f"fixed_fusion {sweep.fixed_fusion}: give two weights (w_audio, w_text), not negative, "
+                         "not both zero")
     _check_search(sweep)
     probes = {key: _probe(spec) for key, spec in sweep.search.items()}
     for run in expand(sweep, root=sweep.root or "demo", folds=sweep.folds or ("any",)):

@@ -102,6 +102,8 @@ def test_feature_trials_cover_every_feature_setting_once():
     (dict(grid={"model.width": 0.5}), "non-empty list"),
     (dict(variants=({"model.width": -1.0},)), "width must be positive"),
     (dict(name="../x"), "sweep name"),
+    (dict(fixed_fusion=(0.6,)), "give two weights"),
+    (dict(fixed_fusion=(-1, 1)), "give two weights"),
     (dict(root="", demo=False), "corpus root"),
 ])
 def test_a_bad_definition_fails_when_it_is_made(fields, message):

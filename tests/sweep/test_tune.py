@@ -166,6 +166,7 @@ def test_variants_of_one_model_fuse_with_the_unvaried_text_model(tiny_demo_root,
     sizes = ({"model.bottleneck": 8, "model.downsample": 48}, {"model.bottleneck": 16, "model.downsample": 16})
     sweep = sweep_config("bottleneck", tiny_demo_root, tmp_path, archs=("crossrep-mel", "textcnn"), variants=sizes,
                    variant_archs=("crossrep-mel",), audio_baseline="crossrep-mel", text_baseline="textcnn",
+                   fixed_fusion=(0.6, 1.0),
                    protocol="iemocap-loso-session", folds=("Session1",), fixed={**TINY, "train.batch_size": 4})
     run_sweep(*sweep)
     _, runs = sweep_runs(f"sqlite:///{tmp_path}/mlflow.db", "bottleneck")
@@ -176,6 +177,8 @@ def test_variants_of_one_model_fuse_with_the_unvaried_text_model(tiny_demo_root,
     assert "differs from Cross-representation (mel input) (audio), `†` from Text CNN (text)" in report
     results = report[report.index("## Results"):report.index("## p-values")]
     assert results.count("| LF (dev-weighted) | bottleneck=") == 2  # fused with the text model per size
+    assert results.count("| LF (fixed weights) | bottleneck=") == 2  # Makiuchi et al.'s (0.6, 1) too
+    assert "LF (fixed weights) is 0.6·audio + 1·text" in report
     assert "## Speaker identification from the learned codes" in report
     assert "None: every trial of the grid has a finished run." in report
 
