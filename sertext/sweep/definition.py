@@ -197,6 +197,8 @@ def expand(sweep: SweepConfig, *, root: str, folds: tuple, dialogue_acts: str | 
     def cells(arch, variant, point) -> tuple[Trial, ...]:
         return tuple(trial(arch, variant, point, fold, seed) for fold in folds for seed in sweep.seeds)
 
+    if len({describe(point) for point in points}) < len(points):
+        raise ValueError(f"grid {sweep.grid}: two points read alike; give each axis distinct values")
     settings = [(arch, variant, point) for arch, variant in sweep.arch_variants() for point in points]
     if not sweep.search:
         if sweep.scope == "protocol":
@@ -292,6 +294,8 @@ def _check_sources(sweep: SweepConfig) -> None:
     for axis, values in sweep.grid.items():
         if not isinstance(values, (list, tuple)) or not values:
             raise ValueError(f"grid axis {axis!r} needs a non-empty list of values, got {values!r}")
+    if len({describe(variant) for variant in sweep.variants}) < len(sweep.variants):
+        raise ValueError("two variants are the same setting; give each variant once")
 
 
 def _check_search(sweep: SweepConfig) -> None:
@@ -330,15 +334,13 @@ def _plain(values: dict) -> dict:
 
 
 def describe(setting: dict) -> str:
-    """A short readable label of a setting, e.g. ``targets=valence loss=mse`` (``-`` if none)."""
+    """A readable label of a setting, e.g. ``targets=valence loss=mse`` (``-`` if none); exact
+    (floats in their shortest form that reads back the same), since it tells settings apart in
+    MLflow and in Tune."""
     if not setting:
         return "-"
-    return " ".join(f"{k.split('.')[-1]}={','.join(map(str, v)) if isinstance(v, list) else _short(v)}"
+    return " ".join(f"{k.split('.')[-1]}={','.join(map(str, v)) if isinstance(v, list) else v}"
                     for k, v in setting.items())
-
-
-def _short(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def trial_key(config: dict) -> str:

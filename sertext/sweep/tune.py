@@ -163,16 +163,18 @@ def _fit(sweep: SweepConfig, settings: RunSettings, run: TuneRun, resources: dic
 
 
 def _param_space(run: TuneRun) -> dict:
-    """A grid over the run's candidates (by index), or one template candidate and the search space."""
+    """A grid over the run's candidates (by their labels, which Tune shows), or one template
+    candidate and the search space."""
     if not run.search:
-        return {"candidate": tune.grid_search(list(range(len(run.candidates))))}
+        return {"candidate": tune.grid_search([candidate.label for candidate in run.candidates])}
     distributions = {"uniform": tune.uniform, "loguniform": tune.loguniform, "choice": tune.choice}
-    return {"candidate": 0, **{k: distributions[spec[0]](*spec[1:]) for k, spec in run.search.items()}}
+    return {"candidate": run.candidates[0].label,
+            **{k: distributions[spec[0]](*spec[1:]) for k, spec in run.search.items()}}
 
 
 def _tune_config(sweep: SweepConfig, settings: RunSettings, run: TuneRun) -> tune.TuneConfig:
     def name(trial) -> str:
-        label = run.candidates[trial.config["candidate"]].label
+        label = trial.config["candidate"]
         return re.sub(r"[^A-Za-z0-9._=,-]+", "_", label)[:80] + f"-{trial.trial_id}"
 
     if not run.search:
@@ -192,7 +194,8 @@ def _tune_config(sweep: SweepConfig, settings: RunSettings, run: TuneRun) -> tun
 def _trials_of(config: dict, candidates: tuple[Candidate, ...]) -> list[Trial]:
     """The trials a Tune trial's config trains: its candidate's, with the searched values applied."""
     values = {k: v for k, v in config.items() if k != "candidate"}
-    return [trial.with_values(values) for trial in candidates[config["candidate"]].trials]
+    candidate = next(c for c in candidates if c.label == config["candidate"])
+    return [trial.with_values(values) for trial in candidate.trials]
 
 
 def _trainable(config: dict, setup: _Setup, candidates: tuple[Candidate, ...]) -> None:

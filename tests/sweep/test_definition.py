@@ -70,6 +70,8 @@ def test_a_protocol_scope_grid_makes_one_candidate_per_setting():
     (run,) = expand(sweep, root="/c", folds=FOLDS)
     assert [len(c.trials) for c in run.candidates] == [4, 4]
     assert [c.label for c in run.candidates] == ["cnn14-lr=0.01-4 trials", "cnn14-lr=0.1-4 trials"]
+    assert len({c.label for c in expand(SweepConfig(name="s", root="/c", grid={"train.lr": [0.12345, 0.12346]}),
+                                        root="/c", folds=FOLDS)[0].candidates}) == 4  # labels tell them apart
 
 
 def test_feature_trials_cover_every_feature_setting_once():
@@ -103,6 +105,8 @@ def test_feature_trials_cover_every_feature_setting_once():
     (dict(variants=({"model.width": -1.0},)), "width must be positive"),
     (dict(name="../x"), "sweep name"),
     (dict(fixed_fusion=(0.6,)), "give two weights"),
+    (dict(variants=({"model.width": 0.5}, {"model.width": 0.5})), "two variants are the same"),
+    (dict(grid={"model.width": [0.5, 0.5]}), "two points read alike"),
     (dict(fixed_fusion=(-1, 1)), "give two weights"),
     (dict(root="", demo=False), "corpus root"),
 ])
