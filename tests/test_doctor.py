@@ -75,3 +75,12 @@ def test_doctor_passes_on_this_install():
                  "speech path", "text path"):
         assert re.search(rf"^ +{name} +ok ", run.stdout, re.MULTILINE), (name, run.stdout)
     assert re.search(r"^ +lock +ok ", run.stdout, re.MULTILINE), run.stdout
+
+
+def test_ci_installs_and_tests_exactly_as_the_readme_says():
+    readme, ci = (ROOT / "README.md").read_text(), (ROOT / ".ci" / "run").read_text()
+    install, test = 'pip install -c requirements.lock -e ".[dev]"', "pytest"
+    assert f"{install} && {test}" in readme
+    assert "pip install -c requirements.lock -e . && python sweeps/loso.py --demo" in readme
+    assert install in ci.splitlines() and test in ci.splitlines() and "sertext doctor" in ci.splitlines()
+    assert ci.index("sertext doctor") < ci.index("\npytest")  # the smoke step first
