@@ -1,33 +1,63 @@
-"""Statistics against scipy on random inputs, and the corrections on hand-computed cases."""
+"""Statistics against scipy / statsmodels and against hand computations of their formulas.
+
+sertext.stats calls scipy and statsmodels, so a comparison with the same call only checks the
+plumbing (argument order, options, degrees of freedom); the independent checks are the formulas
+computed here by hand: the t statistics, Holm's step-down, the BCa interval, and the power of the
+t-test from the noncentral t distribution and, where scipy's noncentral t returns NaN, from a
+quadrature over the chi-square distribution of the variance estimate.
+"""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
+from scipy import integrate
 from scipy import stats as scipy_stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestIndPower, TTestPower
 
 from sertext import stats
 
 
+def _hand_t(a, b=None, *, paired=False, popmean=0.0):
+    """t and df from the textbook formulas."""
+    if b is None or paired:
+        x = np.asarray(a) - (np.asarray(b) if paired else popmean)
+        return x.mean() / (x.std(ddof=1) / math.sqrt(len(x))), len(x) - 1
+    df = len(a) + len(b) - 2
+    pooled = ((len(a) - 1) * np.var(a, ddof=1) + (len(b) - 1) * np.var(b, ddof=1)) / df
+    return (np.mean(a) - np.mean(b)) / math.sqrt(pooled * (1 / len(a) + 1 / len(b))), df
+
+
 @pytest.mark.parametrize("seed", range(20))
-def test_t_tests_match_scipy(seed):
+def test_t_tests_match_scipy_and_the_formulas(seed):
     rng = np.random.default_rng(seed)
     a, b = rng.normal(0.6, 0.02, rng.integers(2, 12)), rng.normal(0.58, 0.03, rng.integers(2, 12))
     ours, theirs = stats.ttest_independent(a, b), scipy_stats.ttest_ind(a, b)
-    assert ours.statistic == pytest.approx(theirs.statistic, abs=1e-9)
-    assert ours.p_value == pytest.approx(theirs.pvalue, abs=1e-9)
+    assert (ours.statistic, ours.p_value, ours.df) == pytest.approx((theirs.statistic, theirs.pvalue, theirs.df),
+                                                                    abs=1e-9)
+    t, df = _hand_t(a, b)
+    assert (ours.statistic, ours.p_value, ours.df) == pytest.approx((t, 2 * scipy_stats.t.sf(abs(t), df), df))
     paired = b[: min(len(a), len(b))], a[: min(len(a), len(b))]
     ours, theirs = stats.ttest_paired(*paired), scipy_stats.ttest_rel(*paired)
-    assert (ours.statistic, ours.p_value) == pytest.approx((theirs.statistic, theirs.pvalue), abs=1e-9)
+    assert (ours.statistic, ours.p_value, ours.df) == pytest.approx((theirs.statistic, theirs.pvalue, theirs.df),
+                                                                    abs=1e-9)
+    t, df = _hand_t(*paired, paired=True)
+    assert (ours.statistic, ours.p_value, ours.df) == pytest.approx((t, 2 * scipy_stats.t.sf(abs(t), df), df))
     ours, theirs = stats.ttest_one_sample(a, 0.61), scipy_stats.ttest_1samp(a, 0.61)
     assert (ours.statistic, ours.p_value, ours.df) == pytest.approx((theirs.statistic, theirs.pvalue, theirs.df),
                                                                     abs=1e-9)
+    t, df = _hand_t(a, popmean=0.61)
+    assert (ours.statistic, ours.p_value, ours.df) == pytest.approx((t, 2 * scipy_stats.t.sf(abs(t), df), df))
+    assert all(isinstance(v, float) for v in (ours.statistic, ours.p_value, ours.df))
 
 
 def test_undefined_tests_are_nan_not_errors():
     assert math.isnan(stats.ttest_independent([0.5, 0.5], [0.5, 0.5]).p_value)
     assert math.isnan(stats.ttest_paired([0.5, 0.6], [0.4, 0.5]).p_value)  # constant difference
     assert stats.marker(stats.ttest_independent([0.5, 0.5], [0.5, 0.5]).p_value, "*") == ""
+    assert stats.ttest_independent([0.5, 0.5], [0.5, 0.5]).df == 2.0
     with pytest.raises(ValueError, match="at least 2"):
         stats.ttest_independent([0.5], [0.4, 0.6])
     with pytest.raises(ValueError, match="differ in length"):
@@ -36,17 +66,67 @@ def test_undefined_tests_are_nan_not_errors():
         stats.ttest_one_sample([0.5, float("nan")])
 
 
+def test_constant_up_to_rounding_is_constant():
+    """scipy (and the formulas) turn a rounding-level variance into a huge t and p ~ 1e-33."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy: "catastrophic cancellation"
+        assert scipy_stats.ttest_1samp([0.1, 0.1, 0.1], 0).pvalue < 1e-30
+    one = stats.ttest_one_sample([0.1, 0.1, 0.1])
+    assert math.isnan(one.statistic) and math.isnan(one.p_value) and one.df == 2.0
+    assert math.isnan(stats.ttest_independent([0.1, 0.1, 0.1], [0.2, 0.2, 0.2]).p_value)  # both constant, differ
+    a = np.random.default_rng(0).uniform(0.3, 0.9, 10)
+    assert np.ptp(a - (a - 0.1)) > 0  # the differences are 0.1 only up to rounding
+    assert math.isnan(stats.ttest_paired(a, a - 0.1).p_value)
+    # one constant sample is fine: the other supplies the variance
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and without scipy's "catastrophic cancellation" warning
+        r = stats.ttest_independent([0.5, 0.5, 0.5], [0.4, 0.45, 0.5])
+    t, df = _hand_t([0.5, 0.5, 0.5], [0.4, 0.45, 0.5])
+    assert (r.statistic, r.p_value) == pytest.approx((t, 2 * scipy_stats.t.sf(abs(t), df)))
+    # a small real spread is not rounding
+    assert stats.ttest_one_sample([1e-20, 2e-20, 3e-20]).p_value == pytest.approx(
+        scipy_stats.ttest_1samp([1e-20, 2e-20, 3e-20], 0).pvalue)
+
+
+def _hand_holm(p):
+    """Holm's step-down, as sertext computed it before statsmodels: NaN stays NaN, not counted in m."""
+    p = np.asarray(p, dtype=float)
+    adjusted = np.full(len(p), math.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    order = valid[np.argsort(p[valid], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
 def test_holm_step_down():
     # m = 4: sorted 0.005, 0.01, 0.03, 0.04 -> 0.02, 0.03, 0.06, max(0.06, 0.04) = 0.06
     assert stats.holm([0.01, 0.04, 0.03, 0.005]) == [0.03, 0.06, 0.06, 0.02]
     assert stats.holm([0.5, 0.9]) == [1.0, 1.0]
     adjusted = stats.holm([0.02, float("nan"), 0.01])
     assert adjusted[0] == 0.02 and math.isnan(adjusted[1]) and adjusted[2] == 0.02
+    assert stats.holm([]) == []
+    assert all(math.isnan(v) for v in stats.holm([float("nan")] * 3))
     rng = np.random.default_rng(0)
     p = rng.uniform(0, 0.2, 12)
     adjusted = np.array(stats.holm(p))
     assert (adjusted >= p).all() and (np.diff(adjusted[np.argsort(p)]) >= 0).all()
     assert adjusted.min() == pytest.approx(min(1, len(p) * p.min()))  # Bonferroni for the smallest
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_holm_matches_the_step_down_and_statsmodels(seed):
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0, 0.3, rng.integers(1, 15))
+    p[rng.uniform(size=len(p)) < 0.2] = np.nan
+    p[rng.uniform(size=len(p)) < 0.2] = p[0]  # ties
+    np.testing.assert_allclose(stats.holm(p), _hand_holm(p), atol=1e-12)
+    valid = ~np.isnan(p)
+    if valid.any():
+        np.testing.assert_allclose(np.array(stats.holm(p))[valid], multipletests(p[valid], method="holm")[1],
+                                   atol=1e-12)
 
 
 def test_effect_sizes():
@@ -56,12 +136,150 @@ def test_effect_sizes():
     assert stats.cohens_d(a, b) == pytest.approx(t * math.sqrt(1 / len(a) + 1 / len(b)))
     d = a[:6] - b
     assert stats.cohens_d(a[:6], b, paired=True) == pytest.approx(d.mean() / d.std(ddof=1))
+    assert math.isnan(stats.cohens_d([0.5, 0.5], [0.4, 0.4]))
+    with pytest.raises(ValueError, match="differ in length"):
+        stats.cohens_d([0.5, 0.6, 0.7], [0.4, 0.6], paired=True)
 
 
-def test_bootstrap_interval_matches_scipy_percentile_bootstrap():
-    values = np.random.default_rng(2).normal(0.6, 0.05, 30)
-    ours = stats.bootstrap_ci(values, rng=np.random.default_rng(3), n_resamples=20_000)
-    theirs = scipy_stats.bootstrap((values,), np.mean, method="percentile", n_resamples=20_000,
-                                   rng=np.random.default_rng(4)).confidence_interval
-    assert ours == pytest.approx((theirs.low, theirs.high), abs=2e-3)  # Monte Carlo error only
+def _hand_bca(values, rng, confidence, n_resamples):
+    """Efron's BCa interval of the mean from its formulas (Efron & Tibshirani 1993, ch. 14.3)."""
+    n = len(values)
+    means = values[rng.integers(0, n, size=(n_resamples, n))].mean(axis=1)
+    z0 = scipy_stats.norm.ppf(np.mean(means < values.mean()))
+    jackknife = np.array([np.delete(values, i).mean() for i in range(n)])
+    deviations = jackknife.mean() - jackknife
+    acceleration = (deviations ** 3).sum() / (6 * ((deviations ** 2).sum()) ** 1.5)
+    z = scipy_stats.norm.ppf([(1 - confidence) / 2, (1 + confidence) / 2])
+    levels = scipy_stats.norm.cdf(z0 + (z0 + z) / (1 - acceleration * (z0 + z)))
+    return tuple(np.quantile(means, levels))
+
+
+@pytest.mark.parametrize("draw", ["normal", "lognormal"])
+def test_bootstrap_interval_is_the_bca_interval(draw):
+    rng = np.random.default_rng(2)
+    values = rng.normal(0.6, 0.05, 30) if draw == "normal" else rng.lognormal(-3, 0.8, 25)
+    ours = stats.bootstrap_ci(values, rng=np.random.default_rng(3), n_resamples=40_000)
+    by_hand = _hand_bca(values, np.random.default_rng(4), 0.95, 40_000)
+    spread = values.std(ddof=1) / math.sqrt(len(values))
+    assert ours == pytest.approx(by_hand, abs=0.05 * spread)  # Monte Carlo error only
+    theirs = scipy_stats.bootstrap((values,), np.mean, method="BCa", n_resamples=40_000,
+                                   rng=np.random.default_rng(3)).confidence_interval
+    assert ours == (theirs.low, theirs.high)  # the same resamples: the same interval
+    low90, high90 = stats.bootstrap_ci(values, rng=np.random.default_rng(3), confidence=0.9)
+    assert ours[0] < low90 < values.mean() < high90 < ours[1]
+
+
+def test_bootstrap_interval_is_reproducible_and_defined_for_degenerate_input():
+    values = [0.61, 0.64, 0.60, 0.66, 0.63]
+    first = stats.bootstrap_ci(values, rng=np.random.default_rng(7))
+    assert first == stats.bootstrap_ci(values, rng=np.random.default_rng(7))
+    assert all(isinstance(v, float) for v in first)
     assert stats.bootstrap_ci([0.5], rng=np.random.default_rng(0)) == (0.5, 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's BCa would warn and return NaN on constant data
+        assert stats.bootstrap_ci([0.5, 0.5, 0.5], rng=np.random.default_rng(0)) == (0.5, 0.5)
+    with pytest.raises(ValueError, match="confidence"):
+        stats.bootstrap_ci(values, rng=np.random.default_rng(0), confidence=1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        stats.bootstrap_ci([0.5, float("nan")], rng=np.random.default_rng(0))
+
+
+def _nct_power(effect, n, alpha, paired):
+    """Two-sided power P(|T| > t_crit) with T ~ noncentral t (df, noncentrality)."""
+    df, noncentrality = (n - 1, effect * math.sqrt(n)) if paired else (2 * n - 2, effect * math.sqrt(n / 2))
+    critical = scipy_stats.t.isf(alpha / 2, df)
+    return scipy_stats.nct.sf(critical, df, noncentrality) + scipy_stats.nct.cdf(-critical, df, noncentrality)
+
+
+def _quadrature_power(effect, n, alpha, paired):
+    """The same power without scipy's noncentral t: T = (Z + noncentrality) / √(V / df), V ~ χ²(df),
+    so P(|T| > c) = E_V[Φ(nc − c√(V/df)) + Φ(−nc − c√(V/df))], integrated over V's quantiles."""
+    df, noncentrality = (n - 1, effect * math.sqrt(n)) if paired else (2 * n - 2, effect * math.sqrt(n / 2))
+    critical = scipy_stats.t.isf(alpha / 2, df)
+
+    def rejection(u):
+        threshold = critical * math.sqrt(scipy_stats.chi2.ppf(u, df) / df)
+        return scipy_stats.norm.cdf(noncentrality - threshold) + scipy_stats.norm.cdf(-noncentrality - threshold)
+
+    return integrate.quad(rejection, 0, 1, limit=400, epsabs=1e-13, epsrel=1e-11)[0]
+
+
+@pytest.mark.parametrize("paired", [False, True])
+@pytest.mark.parametrize("power", [0.8, 0.9])
+def test_minimum_detectable_difference_has_the_power_by_the_noncentral_t(paired, power):
+    sd = 0.013
+    for n in [*range(3 if paired else 2, 21), 50, 200]:  # paired n = 2: scipy's nct gives NaN (issue 25470)
+        difference = stats.minimum_detectable_difference(sd, n, power=power, paired=paired)
+        assert _nct_power(difference / sd, n, 0.05, paired) == pytest.approx(power, abs=1e-8), n
+        assert isinstance(difference, float)
+
+
+@pytest.mark.parametrize(("alpha", "power", "n", "paired"), [
+    (0.05, 0.8, 2, True), (0.05, 0.9, 2, True),  # scipy's nct returns NaN in the wrong-sign tail here
+    (0.001, 0.8, 2, True), (0.001, 0.95, 3, False), (0.0001, 0.9, 2, False), (0.01, 0.9, 4, True),
+    (0.1, 0.95, 2, True), (0.05, 0.5, 7, False), (0.001, 0.95, 1000, True), (0.05, 0.8, 10_000, False),
+])
+def test_minimum_detectable_difference_has_the_power_by_quadrature(alpha, power, n, paired):
+    difference = stats.minimum_detectable_difference(1.0, n, alpha=alpha, power=power, paired=paired)
+    assert _quadrature_power(difference, n, alpha, paired) == pytest.approx(power, abs=1e-7)
+
+
+def test_minimum_detectable_difference_agrees_with_statsmodels_solve_power():
+    # where solve_power converges; at 2-5 seeds it can return a wrong effect without an error
+    # (effect 10, power 0.73 instead of 0.9, for 2 paired runs in statsmodels 0.15.0), hence the
+    # bracketing in sertext.stats
+    for n in (6, 10, 40):
+        assert stats.minimum_detectable_difference(1.0, n) == pytest.approx(
+            TTestIndPower().solve_power(effect_size=None, nobs1=n, alpha=0.05, power=0.8), rel=1e-5)
+        assert stats.minimum_detectable_difference(1.0, n, paired=True) == pytest.approx(
+            TTestPower().solve_power(effect_size=None, nobs=n, alpha=0.05, power=0.8), rel=1e-5)
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_seeds_needed_is_the_smallest_n_with_the_power(paired):
+    sd = 0.02
+    for difference in (0.005, 0.01, 0.02, 0.03, 0.05):
+        n = stats.seeds_needed(sd, difference, paired=paired)
+        assert isinstance(n, int) and n >= 2
+        assert _nct_power(difference / sd, n, 0.05, paired) >= 0.8
+        if n > 2:
+            assert _nct_power(difference / sd, n - 1, 0.05, paired) < 0.8
+        assert stats.seeds_needed(sd, -difference, paired=paired) == n  # two-sided: the sign does not matter
+    for n in (2, 3, 5, 10, 33):  # the inverse of minimum_detectable_difference
+        detectable = stats.minimum_detectable_difference(sd, n, paired=paired)
+        assert stats.seeds_needed(sd, detectable * (1 + 1e-7), paired=paired) == n
+        assert stats.seeds_needed(sd, detectable * (1 - 1e-4), paired=paired) == n + 1
+
+
+def test_seeds_needed_at_the_extremes():
+    assert stats.seeds_needed(0.001, 1.0) == 2  # a huge effect: the minimum, no noncentral t at 1000
+    assert stats.seeds_needed(0.001, 1.0, paired=True) == 2
+    # a tiny effect: about the normal approximation 2 (z_0.975 + z_0.8)² / d² (+1 for the t)
+    approximation = 2 * (scipy_stats.norm.isf(0.025) + scipy_stats.norm.ppf(0.8)) ** 2 / 0.01 ** 2
+    assert stats.seeds_needed(1.0, 0.01) == pytest.approx(approximation, abs=2)
+
+
+def test_power_edge_cases():
+    assert stats.minimum_detectable_difference(0.0, 5) == 0.0
+    assert stats.seeds_needed(0.0, 0.01) == 2
+    assert stats.minimum_detectable_difference(0.01, np.int64(5)) == stats.minimum_detectable_difference(0.01, 5.0)
+    for n in (1, 0, -3, 2.5, float("nan")):
+        with pytest.raises(ValueError, match="n must be"):
+            stats.minimum_detectable_difference(0.01, n)
+    for sd in (-0.01, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="sd must be"):
+            stats.minimum_detectable_difference(sd, 5)
+        with pytest.raises(ValueError, match="sd must be"):
+            stats.seeds_needed(sd, 0.01)
+    for difference in (0.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="difference must be"):
+            stats.seeds_needed(0.01, difference)
+    for alpha, power in ((0.0, 0.8), (0.05, 1.0), (0.5, 0.4), (0.05, 0.05)):
+        with pytest.raises(ValueError, match="alpha < power"):
+            stats.minimum_detectable_difference(0.01, 5, alpha=alpha, power=power)
+        with pytest.raises(ValueError, match="alpha < power"):
+            stats.seeds_needed(0.01, 0.01, alpha=alpha, power=power)
+    # more seeds, a smaller detectable difference; paired (sd of differences) needs fewer seeds
+    differences = [stats.minimum_detectable_difference(0.01, n) for n in range(2, 12)]
+    assert all(np.diff(differences) < 0)
+    assert stats.seeds_needed(0.01, 0.01, paired=True) < stats.seeds_needed(0.01, 0.01)
