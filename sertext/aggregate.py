@@ -161,6 +161,42 @@ def paired_tests(per_fold: pd.DataFrame, metric: str, comparisons: list[tuple[st
     return table
 
 
+def seed_power(per_seed: pd.DataFrame, per_fold: pd.DataFrame, metric: str, comparisons: list[tuple[str, str]], *,
+               difference: float = 0.01, power: float = 0.8) -> pd.DataFrame:
+    """How many seeds are enough: per (model, variant, baseline) comparison, from the observed spread,
+    the smallest difference the papers' test over seeds detects with ``power`` at p < 0.05 with the
+    seeds run (``detectable``), and the seeds per model it would need to detect ``difference``
+    (``seeds_for_difference``); the same for the paired test over matched (fold, seed) runs, whose
+    needed runs are turned into seeds at the folds run.  ``NaN`` where fewer than two seeds or
+    pairs leave the spread unknown."""
+    rows = []
+    for model, baseline in comparisons:
+        for variant, group in per_seed[per_seed["arch"] == model].groupby("variant", sort=False):
+            a = group[metric].dropna().to_numpy()
+            b = _baseline_rows(per_seed, baseline, variant)[metric].dropna().to_numpy()
+            row = {"model": model, "variant": variant, "baseline": baseline, "seeds": min(len(a), len(b)),
+                   "observed": float(a.mean() - b.mean()) if len(a) and len(b) else np.nan}
+            sd = stats.pooled_sd(a, b) if len(a) >= 2 and len(b) >= 2 else np.nan
+            row.update(_power_columns(sd, row["seeds"], difference, power, paired=False))
+            runs = per_fold[(per_fold["arch"] == model) & (per_fold["variant"] == variant)]
+            pairs = pd.merge(runs, _baseline_rows(per_fold, baseline, variant), on=["fold", "seed"],
+                             suffixes=("", "_baseline")).dropna(subset=[metric, f"{metric}_baseline"])
+            gaps = (pairs[metric] - pairs[f"{metric}_baseline"]).to_numpy()
+            paired = _power_columns(float(np.std(gaps, ddof=1)) if len(gaps) >= 2 else np.nan, len(gaps), difference,
+                                    power, paired=True)
+            folds = max(pairs["fold"].nunique(), 1)
+            rows.append({**row, "pairs": len(gaps), "paired_detectable": paired["detectable"],
+                         "paired_seeds_for_difference": float(np.ceil(paired["seeds_for_difference"] / folds))})
+    return pd.DataFrame(rows)
+
+
+def _power_columns(sd: float, n: int, difference: float, power: float, *, paired: bool) -> dict:
+    if n < 2 or not np.isfinite(sd):
+        return {"sd": sd, "detectable": np.nan, "seeds_for_difference": np.nan}
+    return {"sd": sd, "detectable": stats.minimum_detectable_difference(sd, n, power=power, paired=paired),
+            "seeds_for_difference": float(stats.seeds_needed(sd, difference, power=power, paired=paired))}
+
+
 def missing_trials(runs: pd.DataFrame, archs, folds, seeds, variants=("-",)) -> pd.DataFrame:
     """The trials of the grid without a FINISHED run, with the status of their run if any
     (``FAILED``, ``KILLED``, ``RUNNING``) or ``missing``."""
@@ -327,6 +363,7 @@ class SweepTables:
     summary: pd.DataFrame  # seed_summary, with the fusion rows
     significance: pd.DataFrame
     paired: pd.DataFrame
+    power: pd.DataFrame  # seed_power: how many seeds each comparison needs
     missing: pd.DataFrame
     weights: pd.DataFrame  # dev-chosen and oracle fusion weights (empty without audio + text runs)
     per_seed: pd.DataFrame
@@ -383,13 +420,15 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     metrics = _report_metrics(per_seed, task)
     best = best_seeds(per_seed_metrics(_with_fusion(dev, dev, audio, text, fixed)[0], pooled=False), metrics[0])
     best_test = _of_seeds(test, best)
+    per_fold = per_fold_metrics(test)
     comparisons = [(arch, baseline) for arch in per_seed["arch"].unique() for baseline in (audio, text)
                    if arch not in (audio, text) and baseline in set(per_seed["arch"])]
     tables = SweepTables(
         experiment=experiment, parent_run_id=parent, task=task, pooled=pooled, metrics=metrics,
         audio=audio, text=text, fixed_fusion=fixed, summary=seed_summary(per_seed, metrics),
         significance=significance(per_seed, metrics, audio=audio, text=text),
-        paired=paired_tests(per_fold_metrics(test), metrics[0], comparisons, rng=rng or np.random.default_rng(0)),
+        paired=paired_tests(per_fold, metrics[0], comparisons, rng=rng or np.random.default_rng(0)),
+        power=seed_power(per_seed, per_fold, metrics[0], comparisons),
         missing=pd.concat([missing_trials(runs, [arch], *(sorted(runs[k].dropna().unique()) for k in ("fold", "seed")),
                                           variants=sorted(group["variant"].dropna().unique()))
                            for arch, group in runs.groupby("arch", sort=False)], ignore_index=True),

@@ -125,6 +125,7 @@ def _blocks(tables, out: Path) -> list[tuple]:
                    ("p", f"Two-sided paired t-tests on {primary} with Holm's correction across the rows; "
                          "mean difference with a bootstrap 95% interval and Cohen's d_z."),
                    ("table", _plain(paired), "paired_tests")]
+    blocks += _power_blocks(tables)
     if len(tables.weights):
         blocks += _weight_blocks(tables.weights)
     blocks += _probe_blocks(tables)
@@ -152,6 +153,34 @@ def _blocks(tables, out: Path) -> list[tuple]:
                    ("table", _plain(_by_model(tables.stopped).drop(columns="arch")), "stopped_trials")]
     tables.per_seed.to_csv(out / "tables" / "per_seed.csv", index=False)
     return blocks
+
+
+def _power_blocks(tables) -> list[tuple]:
+    """How many seeds are enough: what each comparison could detect with the seeds run, and the
+    seeds it would need for one point of the metric."""
+    if not len(tables.power):
+        return []
+    metric = metric_name(tables.metrics[0])
+    table = tables.power.assign(model=[model_name(a) for a in tables.power["model"]],
+                                baseline=[model_name(a) for a in tables.power["baseline"]])
+    table = table.rename(columns={
+        "observed": "observed difference", "sd": "sd over seeds", "detectable": "detectable difference",
+        "seeds_for_difference": "seeds for 0.01", "paired_detectable": "detectable (paired)",
+        "paired_seeds_for_difference": "seeds for 0.01 (paired)"})
+    return [("h2", "How many seeds are enough"),
+            ("p", f"A difference in {metric} between two models means something only if it is larger than the "
+                  "spread over seeds allows by chance. *detectable difference* is the smallest true difference "
+                  "that the t-test over seeds of this report (two-sided, p < 0.05) finds with 80 % probability, "
+                  "given the spread observed and the seeds run: a smaller difference in the table may be real, "
+                  "but these seeds cannot tell it from noise, and \"not significant\" then means \"not enough "
+                  "seeds\". *seeds for 0.01* is the seeds per model the test would need to detect a difference "
+                  "of 0.01 (one point). The paired columns are the same for the paired test over matched (fold, "
+                  "seed) runs, which usually needs fewer seeds, as variation both models share cancels out "
+                  "(but folds that share speakers make it optimistic). The spread is itself estimated from few "
+                  "seeds: read these as rough guides."),
+            ("table", _plain(table[["model", "variant", "baseline", "seeds", "observed difference", "sd over seeds",
+                                    "detectable difference", "seeds for 0.01", "pairs", "detectable (paired)",
+                                    "seeds for 0.01 (paired)"]]).round(4), "seed_power")]
 
 
 def _best_validation_blocks(tables) -> list[tuple]:

@@ -223,3 +223,24 @@ def test_a_protocol_search_keeps_the_setting_with_the_best_mean_dev_score():
         {"arch": "cnn14", "variant": "-", "setting": "lr=0.5", "runs": 2}]
     partial = runs[~((runs["setting"] == "lr=0.1") & (runs["fold"] == "F2") & (runs["seed"] == 1))]
     assert set(aggregate.choose_settings(partial, "dev/uar")[0]["setting"]) == {"lr=0.01"}  # lr=0.1 lacks a trial
+
+
+def test_seed_power_reads_the_spread_the_tests_see(sweep):
+    _, _, predictions = sweep
+    per_seed, per_fold = aggregate.per_seed_metrics(predictions), aggregate.per_fold_metrics(predictions)
+    table = aggregate.seed_power(per_seed, per_fold, "uar", [("mfcnn14", "cnn14"), ("mfcnn14", "text")])
+    row = table.set_index("baseline").loc["cnn14"]
+    a, b = (per_seed[per_seed.arch == arch]["uar"].to_numpy() for arch in ("mfcnn14", "cnn14"))
+    sd = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)  # equal seeds: the pooled sd is the mean variance's root
+    assert row["seeds"] == 3 and row["sd"] == pytest.approx(sd)
+    assert row["observed"] == pytest.approx(a.mean() - b.mean())
+    assert row["detectable"] == pytest.approx(aggregate.stats.minimum_detectable_difference(sd, 3))
+    assert row["seeds_for_difference"] == aggregate.stats.seeds_needed(sd, 0.01)
+    gaps = (per_fold[per_fold.arch == "mfcnn14"].set_index(["fold", "seed"])["uar"]
+            - per_fold[per_fold.arch == "cnn14"].set_index(["fold", "seed"])["uar"]).dropna()
+    assert row["pairs"] == len(gaps) == 6
+    assert row["paired_detectable"] == pytest.approx(
+        aggregate.stats.minimum_detectable_difference(gaps.std(ddof=1), 6, paired=True))
+    assert row["paired_seeds_for_difference"] == np.ceil(
+        aggregate.stats.seeds_needed(gaps.std(ddof=1), 0.01, paired=True) / 2)  # runs over 2 folds → seeds
+    assert table.set_index("baseline").loc["text", "pairs"] == 5  # the failed text trial has no pair
