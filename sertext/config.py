@@ -19,7 +19,12 @@ from sertext.models.registry import ARCHITECTURES as REGISTRY
 TASKS = ("categorical", "dimensional")
 DIMENSIONS = ("arousal", "valence", "dominance")
 ARCHITECTURES = tuple(REGISTRY)
-OPTIMISERS = ("sgd", "adamw", "adam", "rmsprop")
+OPTIMISERS = ("sgd", "adamw", "adam", "rmsprop", "nadam", "bertadam")
+CLASS_WEIGHTS = ("inverse_frequency", "none")
+LABEL_CLIPPING = ("scale", "none")
+POOLINGS = ("max", "avg")
+PROBES = ("mlp", "linear")
+TOKEN_POSITIONS = ("tokens", "with_special", "drop_first_last")
 
 
 @dataclass(frozen=True)
@@ -38,10 +43,15 @@ class DataConfig:
     cross_corpus: str | None = None  # also evaluate on this whole corpus (cross-corpus results)
     cross_root: str = ""
     cache_dir: str = ""  # feature cache; default ~/.cache/sertext/features
+    # dimensional labels outside the corpus' scale (IEMOCAP 1-5 has 0.5 and 5.5): "scale" clips them to
+    # it as Atmaja & Akagi do, "none" keeps them; None: the architecture's paper's (registry clip_labels)
+    clip_labels: str | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.clip_labels not in (None, *LABEL_CLIPPING):
+            raise ValueError(f"clip_labels must be one of {LABEL_CLIPPING}, got {self.clip_labels!r}")
         if self.cross_corpus is not None and not self.cross_root:
             raise ValueError(f"cross_corpus {self.cross_corpus!r} needs cross_root")
         if self.normalise not in ("none", "speaker"):
@@ -71,13 +81,20 @@ class ModelConfig:
     fusion: str = "attention"  # wavfusion: "attention" (modality attention) or "concat"
     word_vectors: str = ""  # lstmfusion / wavfusion: GloVe/word2vec/fastText file; "": text_model's token embeddings
     modalities: str = "both"  # lstmfusion: "both", "audio" or "text" (the unimodal rows)
+    pooling: str = "max"  # CNN14 family: 2×2 pooling after blocks 1-5, "max" as the multistage paper, "avg" as PANNs
+    probe: str = "mlp"  # crossrep: speaker probe of the codes, "mlp" (the paper's Table 3) or "linear" (lighter)
+    sigmoid_outputs: bool = False  # textcnn: the public code's sigmoid(z) as logits; False: the paper's Eq. 3
+    # textcnn token states: "tokens" (the paper: no [CLS]/[SEP]), "with_special" ([CLS] … [SEP]) or
+    # "drop_first_last" (the public code: first and last positions dropped, so [SEP] and PAD states stay)
+    token_positions: str = "tokens"
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
         if self.width <= 0:
             raise ValueError(f"width must be positive, got {self.width}")
-        for name, allowed in (("fusion", ("attention", "concat")), ("modalities", ("both", "audio", "text"))):
+        for name, allowed in (("fusion", ("attention", "concat")), ("modalities", ("both", "audio", "text")),
+                              ("pooling", POOLINGS), ("probe", PROBES), ("token_positions", TOKEN_POSITIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.arch == "crossrep" and not self.speech_model:
@@ -92,11 +109,16 @@ class TrainConfig:
     seed: int = 0
     epochs: int | None = None  # the paper's (sertext.models.registry): CNN14 family 60, text 4, …
     batch_size: int | None = None  # CNN14 family 64, text 32, …
-    lr: float | None = None  # CNN14 family 0.01 (SGD, Nesterov 0.9), text 2e-5 (AdamW), …
+    lr: float | None = None  # CNN14 family 0.01 (SGD, Nesterov 0.9), text 2e-5 (BERT Adam), …
     optimizer: str | None = None  # one of OPTIMISERS; None: the paper's for the architecture
+    betas: tuple | None = None  # adam, nadam, adamw, bertadam; None: the paper's (Tzirakis' code: 0.9, 0.99)
     momentum: float = 0.9
     weight_decay: float = 0.0
-    warmup_fraction: float = 0.1  # text: share of steps with linear warm-up
+    warmup_fraction: float = 0.1  # adamw: share of the trial's steps with linear warm-up
+    schedule_steps: int = 1000  # bertadam: the text paper's linear schedule reaches lr 0 at this step …
+    warmup_steps: int = 100  # … after rising from 0 over this many steps
+    class_weights: str | None = None  # categorical: "inverse_frequency" or "none"; None: the paper's
+    grad_clip: float | None = None  # max global gradient norm, 0: none; None: the paper's (Tzirakis 5.0)
     crop_s: float = 5.0  # random training crops; evaluation uses full utterances
     loss: str | None = None  # "ce" (categorical), "mse" (one target) or "ccc" (several)
     loss_weights: tuple = (1.0, 1.0, 1.0)  # CCC weights per target (α, β, γ)
@@ -111,10 +133,22 @@ class TrainConfig:
             raise ValueError(f"loss must be 'ce', 'mse' or 'ccc', got {self.loss!r}")
         if self.optimizer not in (None, *OPTIMISERS):
             raise ValueError(f"optimizer must be one of {OPTIMISERS}, got {self.optimizer!r}")
-        for name in ("epochs", "batch_size"):
+        if self.class_weights not in (None, *CLASS_WEIGHTS):
+            raise ValueError(f"class_weights must be one of {CLASS_WEIGHTS}, got {self.class_weights!r}")
+        if self.betas is not None:
+            betas = self.betas.split(",") if isinstance(self.betas, str) else self.betas
+            object.__setattr__(self, "betas", tuple(float(b) for b in betas))  # "0.9,0.99" works too
+            if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+                raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        if self.grad_clip is not None and self.grad_clip < 0:
+            raise ValueError(f"grad_clip must be positive (or 0: no clipping), got {self.grad_clip}")
+        for name in ("epochs", "batch_size", "schedule_steps"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
+        if not 0 <= self.warmup_steps <= self.schedule_steps:
+            raise ValueError(f"warmup_steps must be in 0..schedule_steps ({self.schedule_steps}), "
+                             f"got {self.warmup_steps}")
 
 
 @dataclass(frozen=True)
@@ -147,13 +181,18 @@ class TrialConfig:
         return "mse" if len(self.data.targets) == 1 else "ccc"
 
     def resolved(self) -> TrialConfig:
-        """A copy with every ``None`` training default replaced by the paper's value."""
-        paper = REGISTRY[self.model.arch].training
+        """A copy with every ``None`` default replaced by the architecture's paper's value
+        (:mod:`sertext.models.registry`); a resolved ``train.grad_clip`` of ``None`` means no clipping."""
+        arch = REGISTRY[self.model.arch]
+        paper = arch.training
         defaults = {"optimizer": paper.optimizer, "epochs": paper.epochs, "batch_size": paper.batch_size,
-                    "lr": paper.lr, "loss": self.loss}
+                    "lr": paper.lr, "betas": paper.betas, "class_weights": paper.class_weights,
+                    "grad_clip": paper.grad_clip, "loss": self.loss}
         train = dataclasses.replace(self.train, **{
             k: v for k, v in defaults.items() if getattr(self.train, k) is None})
-        return dataclasses.replace(self, train=train)
+        data = self.data if self.data.clip_labels is not None else \
+            dataclasses.replace(self.data, clip_labels=arch.clip_labels)
+        return dataclasses.replace(self, data=data, train=train)
 
     def to_dict(self) -> dict:
         """Flat ``{"section.key": value}`` (tuples as lists), as logged to MLflow."""
@@ -192,7 +231,8 @@ class TrialConfig:
 
 # Names other tools use for a field, where the spelling is too far off for difflib to suggest it.
 _KEY_SYNONYMS = {"learning_rate": "lr", "num_epochs": "epochs", "max_epochs": "epochs", "n_epochs": "epochs",
-                 "bs": "batch_size", "architecture": "arch", "wd": "weight_decay", "warmup_ratio": "warmup_fraction"}
+                 "bs": "batch_size", "architecture": "arch", "wd": "weight_decay", "warmup_ratio": "warmup_fraction",
+                 "max_grad_norm": "grad_clip", "clip_grad_norm": "grad_clip", "class_weight": "class_weights"}
 
 
 def _did_you_mean(key: str) -> str:

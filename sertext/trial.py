@@ -5,14 +5,18 @@ to an optional ``reporter(epoch, metrics)`` callback (the sweep passes one that 
 Tune), and with ``checkpoint_dir`` set an interrupted trial resumes from its last finished epoch
 and ends exactly where an uninterrupted one ends.
 
-Training follows the multistage-conditioning paper: SGD with Nesterov momentum 0.9, lr 0.01,
-batch 64, 60 epochs, random 5 s crops for training and full utterances for evaluation, the
-best dev epoch (UAR, or mean CCC for dimensional tasks) kept.  The text baseline uses AdamW at
-2e-5 with a linear schedule and warm-up, batch 32, 4 epochs.  On a GPU, mixed precision is used.
+Each architecture trains as its paper does (:mod:`sertext.models.registry`, resolved into the
+config by ``TrialConfig.resolved``): optimiser, Adam betas, learning rate, batch size, epochs, class
+weights of the cross-entropy, gradient clipping, and the clipping of dimensional labels to the
+corpus' scale.  The CNN14 family (the multistage-conditioning paper): SGD with Nesterov momentum
+0.9, lr 0.01, batch 64, 60 epochs, random 5 s crops for training and full utterances for
+evaluation, cross-entropy weighted by inverse class frequency.  Every trial keeps the best dev
+epoch (UAR, or mean CCC for dimensional tasks).  On a GPU, mixed precision is used.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 from collections.abc import Callable
@@ -32,9 +36,14 @@ from sertext.features.speaker import speaker_embeddings
 from sertext.losses import ccc_loss, inverse_frequency_weights
 from sertext.models import ARCHITECTURES, build
 from sertext.models.cnn14 import MIN_FRAMES
+from sertext.models.text import BertAdamW
 from sertext.predictions import categorical_table, dimensional_table
 
 FRAMES_PER_S = 100  # log-Mel hop of 10 ms
+LABEL_SCALES = {"iemocap": (1.0, 5.0), "msp-podcast": (1.0, 7.0)}  # the rating scales the labels average
+PROBE_UNITS = (2048, 1024, 1024)  # the cross-representation paper's speaker probe (§6.2)
+PROBE_EPOCHS = 10  # … trained as its public code does (analysis/cls_helpers.py)
+PROBE_LR = 1e-4
 STRATA = ("speaker", "gender", "mode", "dialogue_act")  # stored with the predictions for analyses
 CHECKPOINT_FILE = "trial.pt"
 
@@ -132,7 +141,19 @@ def _task_table(config: TrialConfig, corpus: str | None = None, root: str | None
     if data.task == "categorical":
         return four_class(table, merge_excited=data.merge_excited).reset_index(drop=True), list(FOUR_CLASSES)
     labelled = table.dropna(subset=list(data.targets)).reset_index(drop=True)
+    clip = data.clip_labels or ARCHITECTURES[config.model.arch].clip_labels
+    if clip == "scale":
+        labelled = _clip_to_scale(labelled, list(data.targets), corpus)
     return labelled, list(data.targets)
+
+
+def _clip_to_scale(table: pd.DataFrame, targets: list, corpus: str) -> pd.DataFrame:
+    """Dimensional labels outside the corpus' rating scale moved onto its ends (IEMOCAP's 0.5 → 1
+    and 5.5 → 5), as Atmaja & Akagi preprocess IEMOCAP (§III-A)."""
+    if corpus not in LABEL_SCALES:
+        raise ValueError(f"no label scale known for corpus {corpus!r}; known: {sorted(LABEL_SCALES)}")
+    low, high = LABEL_SCALES[corpus]
+    return table.assign(**{t: table[t].clip(low, high) for t in targets})
 
 
 def _prepare_splits(table: pd.DataFrame, config: TrialConfig, progress: bool) -> dict:
@@ -287,7 +308,7 @@ def _build_model(config: TrialConfig, classes: list, splits: dict) -> torch.nn.M
     options = {"width": m.width, "dropout": m.dropout, "pretrained": m.pretrained, "text_model": m.text_model,
                "max_tokens": m.max_tokens, "bottleneck": m.bottleneck,
                "downsample": m.downsample, "fusion": m.fusion, "acoustic": m.modalities != "text",
-               "text": m.modalities != "audio"}
+               "text": m.modalities != "audio", "pooling": m.pooling, "sigmoid_outputs": m.sigmoid_outputs}
     options.update({option: read(np.asarray(train.inputs[name][0])) for option, (name, read) in arch.infer.items()})
     if "output_range" in arch.options:  # tanh outputs span the labels' scale (IEMOCAP 1-5, MSP-Podcast 1-7)
         options["output_range"] = (float(np.floor(train.targets.min())), float(np.ceil(train.targets.max()))) \
@@ -296,29 +317,62 @@ def _build_model(config: TrialConfig, classes: list, splits: dict) -> torch.nn.M
 
 
 def _optimiser(model: torch.nn.Module, config: TrialConfig, steps_per_epoch: int):
-    """The configured optimiser (the paper's for the architecture by default) and, for AdamW, the
-    text baseline's linear schedule with warm-up."""
+    """The configured optimiser (the paper's for the architecture by default) and its learning-rate
+    schedule, if any.
+
+    * ``sgd``: Nesterov momentum (the CNN14 family's paper).
+    * ``adam``, ``nadam``: torch's, with ``train.betas`` (Makiuchi et al. and Tzirakis et al. use
+      Adam; Atmaja & Akagi's acoustic-only networks Nadam, with Keras' epsilon 1e-7 and momentum
+      decay 0.004, which torch's NAdam shares).
+    * ``rmsprop``: Keras' defaults, rho 0.9 and epsilon 1e-7 (Atmaja & Akagi's fusion network).
+    * ``bertadam``: the text baseline's paper: Adam with fixed weight decay and no bias correction
+      (:class:`~sertext.models.text.BertAdamW`, eps 1e-6) with Hugging Face's linear schedule:
+      warm-up from 0 over ``train.warmup_steps``, decay to 0 at ``train.schedule_steps``.
+    * ``adamw``: torch's AdamW (bias-corrected, eps 1e-6) with a linear warm-up over
+      ``train.warmup_fraction`` of the trial's steps and a linear decay to 0 at its last step.
+    """
     train = config.train
     parameters = model.parameters()
     if train.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=train.lr, momentum=train.momentum, nesterov=True,
                                weight_decay=train.weight_decay), None
-    if train.optimizer == "adam":  # the family's paper's betas (Tzirakis: beta2 0.99; Makiuchi: the defaults)
-        betas = ARCHITECTURES[config.model.arch].training.betas
-        return torch.optim.Adam(parameters, lr=train.lr, betas=betas, weight_decay=train.weight_decay), None
-    if train.optimizer == "rmsprop":  # Keras' defaults: rho 0.9, epsilon 1e-7
+    if train.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=train.lr, betas=train.betas, weight_decay=train.weight_decay), None
+    if train.optimizer == "nadam":
+        return torch.optim.NAdam(parameters, lr=train.lr, betas=train.betas, eps=1e-7, momentum_decay=4e-3,
+                                 weight_decay=train.weight_decay), None
+    if train.optimizer == "rmsprop":
         return torch.optim.RMSprop(parameters, lr=train.lr, alpha=0.9, eps=1e-7, weight_decay=train.weight_decay), None
+    if train.optimizer == "bertadam":
+        optimizer = BertAdamW(parameters, lr=train.lr, betas=train.betas, eps=1e-6, weight_decay=train.weight_decay)
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(
+            optimizer, functools.partial(_hf_linear_schedule, warmup=train.warmup_steps, total=train.schedule_steps))
     # fused: one kernel for all 22M+ parameters, 6x faster than the loop on CPU (also on CUDA)
-    optimizer = torch.optim.AdamW(parameters, lr=train.lr, eps=1e-6, weight_decay=train.weight_decay, fused=True)
+    optimizer = torch.optim.AdamW(parameters, lr=train.lr, betas=train.betas, eps=1e-6,
+                                  weight_decay=train.weight_decay, fused=True)
     total = max(1, steps_per_epoch * train.epochs)
     warmup = max(1, int(round(train.warmup_fraction * total)))
     schedule = lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))  # noqa: E731
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
 
+def _hf_linear_schedule(step: int, *, warmup: int, total: int) -> float:
+    """Hugging Face's ``get_linear_schedule_with_warmup``: the learning rate's factor at ``step``
+    (0-based), rising linearly from 0 over ``warmup`` steps, then falling linearly to 0 at ``total``.
+
+    Examples:
+        >>> [_hf_linear_schedule(s, warmup=100, total=1000) for s in (0, 50, 100, 550, 1000, 1200)]
+        [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
+    """
+    if step < warmup:
+        return step / max(1, warmup)
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
 def _loss(config: TrialConfig, targets: np.ndarray, n_classes: int, device) -> Callable:
-    if config.loss == "ce":
-        weights = inverse_frequency_weights(targets, n_classes).to(device)
+    if config.loss == "ce":  # weighted by inverse class frequency (CNN14 paper) or plain (Makiuchi et al.'s Eq. 3)
+        weights = inverse_frequency_weights(targets, n_classes).to(device) \
+            if config.train.class_weights == "inverse_frequency" else None
         return lambda output, truth: torch.nn.functional.cross_entropy(output.float(), truth, weight=weights)
     if config.loss == "mse":
         return lambda output, truth: torch.nn.functional.mse_loss(output.float(), truth)
@@ -368,6 +422,9 @@ def _train_epoch(fit: _Fit, split: _Split, config: TrialConfig) -> float:
             raise FloatingPointError(f"training loss became {loss.item()} (lr {config.train.lr} too high?)")
         optimizer.zero_grad(set_to_none=True)
         fit.scaler.scale(loss).backward()
+        if config.train.grad_clip:  # the global gradient norm (Tzirakis et al.: 5.0); the unscaled gradients
+            fit.scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
         fit.scaler.step(optimizer)
         fit.scaler.update()
         if fit.scheduler is not None:
@@ -431,38 +488,102 @@ def _score(outputs: np.ndarray, split: _Split, config: TrialConfig, classes: lis
     return M.table_metrics(table), pd.concat([table, split.strata], axis=1)
 
 
-@torch.no_grad()
 def _speaker_probe(model, splits: list, config: TrialConfig, device) -> dict:
     """How much speaker identity a model's bottleneck codes keep (the cross-representation paper's
-    Table 3): a logistic-regression speaker classifier fit on the codes of 80 % of every training
-    speaker's utterances and scored (UAR) on the other 20 %.  The codes are those of each
-    utterance's central segment.  The paper trains a 4-layer MLP per fold; a linear probe is the
-    lighter, standard measure of what the codes hold linearly."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
+    Table 3, §6.2): a speaker classifier trained on the codes of a random 80 % of every speaker's
+    utterances (the fold's training and dev speakers) and scored on the other 20 %.
 
-    model.eval()
+    ``model.probe="mlp"`` (default) is the paper's: "4-linear-layer (with … 2048, 1024, 1024, and 8
+    neurons) classifiers", one output per speaker, trained on a cross-entropy loss with Adam at lr
+    1e-4 (§5: "in every training experiment").  What the paper leaves open follows its public code
+    (``analysis/cls_helpers.py``): Softplus between the layers, PyTorch's default init, 10 epochs of
+    one segment per step over every evaluation segment of each training utterance, and a held-out
+    utterance scored by its mean segment posterior (:func:`_mlp_probe`).  ``"linear"`` is lighter:
+    a logistic regression on the standardised codes of each utterance's central segment, the usual
+    measure of what the codes hold linearly.
+
+    Returns ``probe/speaker_uar``, ``probe/speaker_wa`` (accuracy: what the paper's Table 3 calls
+    UA, by its own swapped definitions in §4) and ``probe/speakers``.
+    """
     arch = ARCHITECTURES[config.model.arch]
+    model.eval()
     codes, speakers = [], []
     for split in splits:
         for i, speaker in enumerate(split.strata["speaker"]):
             utterance = {name: np.asarray(split.inputs[name][i]) for name in arch.time_axis}
-            segment = _segment(utterance, arch.time_axis, model.segment_frames, None)
-            inputs = {n: torch.from_numpy(a.astype(np.float32))[None].to(device) for n, a in segment.items()
-                      if n in arch.lengths}  # the speech input (the codes need no phones or target)
-            inputs["speaker"] = torch.from_numpy(np.asarray(split.inputs["speaker"][i], np.float32))[None].to(device)
-            codes.append(model.codes(**inputs)[0].float().cpu().numpy())
+            codes.append(_utterance_codes(model, utterance, np.asarray(split.inputs["speaker"][i]), config, device))
             speakers.append(str(speaker))
-    codes, speakers = np.stack(codes), np.array(speakers)
+    speakers = np.array(speakers)
     held_out = np.zeros(len(speakers), bool)
     rng = np.random.default_rng(config.train.seed)
     for speaker in np.unique(speakers):
         members = np.flatnonzero(speakers == speaker)
         held_out[rng.choice(members, size=max(1, int(round(0.2 * len(members)))), replace=False)] = True
+    if config.model.probe == "mlp":
+        predicted = _mlp_probe(codes, speakers, held_out, config, device)
+    else:
+        predicted = _linear_probe(np.stack(codes), speakers, held_out)
+    truth = speakers[held_out]
+    return {"probe/speaker_uar": M.uar(truth, predicted), "probe/speaker_wa": M.wa(truth, predicted),
+            "probe/speakers": float(len(set(speakers)))}
+
+
+@torch.no_grad()
+def _utterance_codes(model, utterance: dict, speaker: np.ndarray, config: TrialConfig, device) -> np.ndarray:
+    """One utterance's codes: of its central segment (``(n_code_dims,)``, the linear probe) or of
+    every evaluation segment (``(segments, n_code_dims)``, the MLP probe)."""
+    arch = ARCHITECTURES[config.model.arch]
+    speaker = torch.from_numpy(speaker.astype(np.float32))[None].to(device)
+    if config.model.probe == "linear":
+        segment = _segment(utterance, arch.time_axis, model.segment_frames, None)
+        inputs = {n: torch.from_numpy(a.astype(np.float32))[None].to(device) for n, a in segment.items()
+                  if n in arch.lengths}  # the speech input (the codes need no phones or target)
+        return model.codes(speaker=speaker, **inputs)[0].float().cpu().numpy()
+    inputs = {n: torch.from_numpy(a.astype(np.float32))[None].to(device) for n, a in utterance.items()
+              if n in arch.lengths}
+    return model.utterance_codes(speaker=speaker, **inputs)[0].float().cpu().numpy()
+
+
+def _linear_probe(codes: np.ndarray, speakers: np.ndarray, held_out: np.ndarray) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
     scaler = StandardScaler().fit(codes[~held_out])
     probe = LogisticRegression(max_iter=2000).fit(scaler.transform(codes[~held_out]), speakers[~held_out])
-    predicted = probe.predict(scaler.transform(codes[held_out]))
-    return {"probe/speaker_uar": M.uar(speakers[held_out], predicted), "probe/speakers": float(len(set(speakers)))}
+    return probe.predict(scaler.transform(codes[held_out]))
+
+
+def _probe_network(n_inputs: int, n_speakers: int) -> torch.nn.Sequential:
+    """The paper's four linear layers (2048, 1024, 1024, one output per speaker) with the public
+    code's Softplus between them."""
+    sizes = [n_inputs, *PROBE_UNITS]
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [torch.nn.Linear(n_in, n_out), torch.nn.Softplus()]
+    return torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], n_speakers))
+
+
+def _mlp_probe(codes: list, speakers: np.ndarray, held_out: np.ndarray, config: TrialConfig, device) -> np.ndarray:
+    """The paper's speaker probe (see :func:`_speaker_probe`) on per-utterance segment codes
+    ``(segments, n_code_dims)``; the predicted speaker of each held-out utterance."""
+    names = sorted(set(speakers))
+    labels = torch.tensor([names.index(s) for s in speakers], device=device)
+    probe = _probe_network(codes[0].shape[1], len(names)).to(device)
+    optimizer = torch.optim.Adam(probe.parameters(), lr=PROBE_LR, fused=True)  # one kernel: ~20x faster on CPU
+    generator = torch.Generator().manual_seed(config.train.seed)
+    segments = [torch.from_numpy(c.astype(np.float32)).to(device) for c in codes]
+    training = np.flatnonzero(~held_out)
+    for _ in range(PROBE_EPOCHS):
+        for i in torch.randperm(len(training), generator=generator).tolist():
+            utterance = training[i]
+            for segment in segments[utterance]:  # one step per segment, as the public code
+                loss = torch.nn.functional.cross_entropy(probe(segment[None]), labels[utterance, None])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+    with torch.no_grad():
+        posteriors = [torch.softmax(probe(segments[u]), dim=1).mean(dim=0) for u in np.flatnonzero(held_out)]
+    return np.array([names[int(p.argmax())] for p in posteriors])
 
 
 def _selection_score(scores: dict, config: TrialConfig) -> float:

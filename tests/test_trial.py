@@ -37,7 +37,7 @@ def test_every_architecture_trains_with_finite_metrics(tiny_demo_root, tmp_path_
     ("textcnn", "categorical", {}),
     ("lstmfusion", "dimensional", {"train.loss": "ccc", "train.loss_weights": [0.7, 0.2, 0.1]}),
     ("lstmfusion", "dimensional", {"data.targets": ["valence"], "train.loss": "ccc", "train.loss_weights": [1.0],
-                                   "model.modalities": "audio"}),
+                                   "model.modalities": "audio", "train.optimizer": "nadam"}),  # the paper's, audio only
     ("wavfusion", "dimensional", {"model.fusion": "attention"}),
     ("wavfusion", "dimensional", {"model.fusion": "concat"}),
 ])
@@ -52,6 +52,7 @@ def test_seed_paper_families_train_with_finite_metrics_and_reuse_cached_features
     assert ("dev/uar" if task == "categorical" else "dev/ccc") in result.metrics
     if arch.startswith("crossrep"):  # the speaker-identification probe of the codes (train and dev speakers)
         assert 0 <= result.metrics["probe/speaker_uar"] <= 1 and result.metrics["probe/speakers"] == 9
+        assert 0 <= result.metrics["probe/speaker_wa"] <= 1
     entries = sorted(cache.rglob("*.npy"))
     assert run_trial(config).metrics == result.metrics  # deterministic, and every feature came from the cache
     assert sorted(cache.rglob("*.npy")) == entries
@@ -241,3 +242,265 @@ def test_cross_corpus_evaluation_predicts_the_whole_other_corpus(tiny_demo_root,
     assert result.predictions["test"]["utt_id"].str.startswith("MSP-PODCAST_").all()
     with pytest.raises(ValueError, match="needs cross_root"):
         TrialConfig.from_dict({"data.cross_corpus": "iemocap"})
+
+
+# --- each paper's training and model choices ----------------------------------------------------
+@pytest.fixture
+def one_thread():
+    """Tiny models run much faster on one thread on a shared 2-core machine; restored afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _resolved(arch, **overrides):
+    return TrialConfig.from_dict({"data.root": "x", "data.fold": "f", "model.arch": arch, **overrides}).resolved()
+
+
+def test_cross_entropy_is_weighted_only_where_the_paper_weighs_it():
+    """The CNN14 paper weighs by inverse class frequency; Makiuchi et al.'s Eq. 3 is plain."""
+    import numpy as np
+    import torch
+    from torch.nn import functional as F
+
+    from sertext.losses import inverse_frequency_weights
+    from sertext.trial import _loss
+
+    targets = np.array([0, 0, 0, 0, 1, 2, 3, 3])
+    output, truth = torch.randn(8, 4, generator=torch.Generator().manual_seed(0)), torch.from_numpy(targets)
+    weighted = F.cross_entropy(output, truth, weight=inverse_frequency_weights(targets, 4))
+    plain = F.cross_entropy(output, truth)
+    assert not torch.allclose(weighted, plain)
+    for config, expected in ((_resolved("cnn14"), weighted), (_resolved("text"), weighted),
+                             (_resolved("crossrep-mel"), plain), (_resolved("textcnn"), plain),
+                             (_resolved("cnn14", **{"train.class_weights": "none"}), plain),
+                             (_resolved("textcnn", **{"train.class_weights": "inverse_frequency"}), weighted)):
+        assert torch.allclose(_loss(config, targets, 4, torch.device("cpu"))(output, truth), expected)
+
+
+def test_optimisers_follow_each_paper_and_the_code_stays_reachable():
+    import torch
+
+    from sertext.models import ARCHITECTURES
+    from sertext.trial import _optimiser
+
+    model = torch.nn.Linear(3, 2)
+    adam, schedule = _optimiser(model, _resolved("wavfusion"), 10)  # Tzirakis et al. §5
+    assert type(adam) is torch.optim.Adam and schedule is None
+    assert (adam.defaults["lr"], adam.defaults["betas"]) == (1e-4, (0.9, 0.999))
+    code, _ = _optimiser(model, _resolved("wavfusion", **ARCHITECTURES["wavfusion"].public_code), 10)
+    assert (code.defaults["lr"], code.defaults["betas"]) == (5e-4, (0.9, 0.99))
+    nadam, _ = _optimiser(model, _resolved("lstmfusion", **{"train.optimizer": "nadam"}), 10)  # Atmaja, audio only
+    assert type(nadam) is torch.optim.NAdam
+    assert (nadam.defaults["eps"], nadam.defaults["momentum_decay"]) == (1e-7, 4e-3)
+    rmsprop, _ = _optimiser(model, _resolved("lstmfusion"), 10)
+    assert type(rmsprop) is torch.optim.RMSprop
+    adamw, _ = _optimiser(model, _resolved("text", **{"train.optimizer": "adamw"}), 10)
+    assert type(adamw) is torch.optim.AdamW
+
+
+def test_text_baseline_trains_with_bert_adam_on_a_1000_step_linear_schedule():
+    """The text paper: no bias correction, 100 warm-up steps from 0, then down to 0 at step 1000,
+    whatever the trial's length."""
+    import torch
+
+    from sertext.models.text import BertAdamW
+    from sertext.trial import _optimiser
+
+    model = torch.nn.Linear(3, 2)
+    optimizer, schedule = _optimiser(model, _resolved("text"), steps_per_epoch=7)
+    assert type(optimizer) is BertAdamW and optimizer.defaults["eps"] == 1e-6
+    rates = []
+    for _ in range(1100):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[0] == 0.0 and rates[50] == pytest.approx(1e-5) and rates[100] == pytest.approx(2e-5)
+    assert rates[550] == pytest.approx(1e-5) and rates[1000] == 0.0 and rates[1099] == 0.0
+    shorter, schedule = _optimiser(model, _resolved("text", **{"train.schedule_steps": 10, "train.warmup_steps": 0}), 7)
+    assert shorter.param_groups[0]["lr"] == pytest.approx(2e-5)
+
+
+def test_bert_adam_and_its_schedule_resume_from_a_checkpoint_exactly(tmp_path):
+    """The text baseline's optimiser state and schedule survive the trial's checkpoint (saved with
+    torch.save, loaded with weights_only=True), so a resumed trial ends where an uninterrupted one does."""
+    import torch
+
+    from sertext.trial import _optimiser
+
+    def run(model, steps, optimizer, schedule, start=0):
+        for step in range(start, start + steps):
+            model.zero_grad()
+            model(torch.full((2, 3), float(step + 1))).pow(2).sum().backward()
+            optimizer.step()
+            schedule.step()
+
+    config = _resolved("text", **{"train.warmup_steps": 2, "train.schedule_steps": 6})
+    torch.manual_seed(0)
+    straight = torch.nn.Linear(3, 2)
+    resumed = torch.nn.Linear(3, 2)
+    resumed.load_state_dict(straight.state_dict())
+    run(straight, 5, *_optimiser(straight, config, 1))
+    optimizer, schedule = _optimiser(resumed, config, 1)
+    run(resumed, 3, optimizer, schedule)
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict()}, tmp_path / "c.pt")
+    saved = torch.load(tmp_path / "c.pt", weights_only=True)
+    optimizer, schedule = _optimiser(resumed, config, 1)
+    optimizer.load_state_dict(saved["optimizer"])
+    schedule.load_state_dict(saved["scheduler"])
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(2e-5 * 3 / 4)
+    run(resumed, 2, optimizer, schedule, start=3)
+    assert all(torch.equal(a, b) for a, b in zip(straight.parameters(), resumed.parameters(), strict=True))
+
+
+def _clipping_fit(grad_clip, norms):
+    """A tiny CNN14 fit whose loss has huge gradients, and an lr-0 optimiser that records the
+    global gradient norm it is handed at every step."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from sertext.models import build
+    from sertext.trial import _Fit, _Split
+
+    config = _resolved("cnn14", **{"model.width": 0.0625, "train.batch_size": 4, "train.crop_s": 0.4,
+                                   "train.grad_clip": grad_clip})
+    torch.manual_seed(0)
+    model = build("cnn14", n_outputs=4, width=0.0625)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    optimizer.register_step_pre_hook(lambda opt, args, kwargs: norms.append(float(torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(p.grad) for p in model.parameters() if p.grad is not None])))))
+    rng = np.random.default_rng(0)
+    mels = [rng.normal(size=(60, 64)).astype(np.float32) for _ in range(8)]
+    split = _Split([f"u{i}" for i in range(8)], {"log_mel": mels}, np.arange(8) % 4, pd.DataFrame(index=range(8)))
+    loss = lambda output, truth: 1e4 * output.pow(2).mean()  # noqa: E731
+    fit = _Fit(model, optimizer, None, loss, torch.Generator().manual_seed(1),
+               torch.amp.GradScaler("cuda", enabled=False), torch.device("cpu"))
+    return fit, split, config
+
+
+def test_gradient_norm_is_clipped_where_the_paper_clips(one_thread):
+    """Tzirakis et al.: gradient-norm clipping at 5.0, the default for wavfusion only."""
+    from sertext.trial import _train_epoch
+
+    clipped, free = [], []
+    _train_epoch(*_clipping_fit(5.0, clipped))
+    _train_epoch(*_clipping_fit(0.0, free))
+    assert len(clipped) == len(free) == 2
+    assert all(n > 5.0 for n in free)
+    assert all(n == pytest.approx(5.0, rel=1e-4) for n in clipped)
+
+
+def test_atmaja_clips_dimensional_labels_to_the_corpus_scale(iemocap_root):
+    """IEMOCAP's aggregated 5.5 (valence) and 0.5 (dominance) become 5 and 1 for lstmfusion (the
+    paper's §III-A); other architectures keep them unless configured."""
+    import pandas as pd
+
+    from sertext.trial import _clip_to_scale, _task_table
+
+    def table(arch, **overrides):
+        return _task_table(TrialConfig.from_dict({"data.root": str(iemocap_root), "data.task": "dimensional",
+                                                  "model.arch": arch, **overrides}).resolved())[0]
+
+    clipped, raw = table("lstmfusion"), table("cnn14")
+    assert (raw["valence"].max(), raw["dominance"].min()) == (5.5, 0.5)
+    assert (clipped["valence"].max(), clipped["dominance"].min()) == (5.0, 1.0)
+    inside = raw["valence"].between(1, 5)
+    assert clipped["valence"][inside].equals(raw["valence"][inside])
+    assert table("lstmfusion", **{"data.clip_labels": "none"})["valence"].max() == 5.5
+    assert table("cnn14", **{"data.clip_labels": "scale"})["valence"].max() == 5.0
+    msp = _clip_to_scale(pd.DataFrame({"valence": [0.5, 6.5, 7.5]}), ["valence"], "msp-podcast")
+    assert msp["valence"].tolist() == [1.0, 6.5, 7.0]
+    with pytest.raises(ValueError, match="no label scale known"):
+        _clip_to_scale(msp, ["valence"], "sewa")
+
+
+def test_model_options_reach_the_built_model():
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from sertext.trial import _build_model, _Split
+
+    classes = ["angry", "happy", "neutral", "sad"]
+    cnn = _build_model(_resolved("mfcnn14", **{"model.width": 0.0625}), classes,
+                       {"train": _Split(["u"], {"log_mel": [np.zeros((40, 64), np.float32)],
+                                                "text": [np.zeros(8, np.float32)]}, np.array([0]),
+                                        pd.DataFrame(index=[0]))})
+    assert cnn.blocks[0].pooling == "max"
+    states = _Split(["u"], {"text_states": [np.zeros((20, 384), np.float32)]}, np.array([0]), pd.DataFrame(index=[0]))
+    paper = _build_model(_resolved("textcnn"), classes, {"train": states})
+    code = _build_model(_resolved("textcnn", **{"model.sigmoid_outputs": True}), classes, {"train": states})
+    assert not paper.sigmoid_outputs and code.sigmoid_outputs
+    torch.nn.init.normal_(paper.fc.bias, std=5.0)
+    assert not ((paper(torch.zeros(1, 20, 384)) > 0) & (paper(torch.zeros(1, 20, 384)) < 1)).all()
+
+
+def test_speaker_probe_network_is_the_papers():
+    import torch
+
+    from sertext.trial import _probe_network
+
+    network = _probe_network(32, 8)
+    linear = [m for m in network if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(32, 2048), (2048, 1024), (1024, 1024), (1024, 8)]
+    assert [type(m).__name__ for m in network] == ["Linear", "Softplus"] * 3 + ["Linear"]
+
+
+def _probe_inputs(seed=0):
+    """A tiny mel-input cross-representation model and 2 speakers × 6 utterances of 60-250 frames."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from sertext.models import build
+    from sertext.trial import _Split
+
+    torch.manual_seed(seed)
+    model = build("crossrep-mel", n_outputs=4, bottleneck=4, downsample=48, width=1 / 32).eval()
+    rng = np.random.default_rng(seed)
+    lengths = [60, 96, 150, 193, 250, 120] * 2
+    speakers = ["A"] * 6 + ["B"] * 6
+    voices = {"A": np.full(256, 1.0, np.float32), "B": np.full(256, -1.0, np.float32)}
+    inputs = {"mel": [rng.random((n, 80)).astype(np.float32) for n in lengths],
+              "speaker": [voices[s] for s in speakers], "phones": [np.zeros(n, np.int64) for n in lengths]}
+    split = _Split([f"u{i}" for i in range(12)], inputs, np.zeros(12, np.int64), pd.DataFrame({"speaker": speakers}))
+    return model, split, lengths
+
+
+def test_speaker_probe_trains_the_papers_mlp_on_every_segment_by_default(monkeypatch, one_thread):
+    """Table 3 of Makiuchi et al.: by default the MLP, one step per evaluation segment of each
+    training utterance for 10 epochs; ``model.probe="linear"`` the logistic regression."""
+    import torch
+
+    from sertext import trial
+
+    calls = []
+    network = trial._probe_network
+
+    def spied(n_inputs, n_speakers):
+        probe = network(n_inputs, n_speakers)
+        probe.register_forward_pre_hook(lambda module, args: calls.append((torch.is_grad_enabled(), len(args[0]))))
+        return probe
+
+    monkeypatch.setattr(trial, "_probe_network", spied)
+    assert trial.PROBE_EPOCHS == 10
+    monkeypatch.setattr(trial, "PROBE_EPOCHS", 2)  # quicker; the count below scales with it
+    model, split, lengths = _probe_inputs()
+    config = _resolved("crossrep-mel")
+    result = trial._speaker_probe(model, [split], config, torch.device("cpu"))
+    assert set(result) == {"probe/speaker_uar", "probe/speaker_wa", "probe/speakers"}
+    assert result["probe/speakers"] == 2 and 0 <= result["probe/speaker_wa"] <= 1
+    segments = [max(1, n // 96 + int(n % 96 > 1)) for n in lengths]  # 1, 1, 2, 3, 3, 2 per speaker
+    held_out = [n for grad, n in calls if not grad]  # one batch of all its segments per held-out utterance
+    trained = [n for grad, n in calls if grad]
+    assert len(held_out) == 2 and set(trained) == {1}
+    assert len(trained) == trial.PROBE_EPOCHS * (sum(segments) - sum(held_out))
+    assert trial._speaker_probe(model, [split], config, torch.device("cpu")) == result  # reproducible
+    calls.clear()
+    linear = trial._speaker_probe(model, [split], _resolved("crossrep-mel", **{"model.probe": "linear"}),
+                                  torch.device("cpu"))
+    assert set(linear) == set(result) and not calls

@@ -31,7 +31,7 @@ def feature_extractors(config: TrialConfig) -> dict:
         "autovc_mel": AutoVCMelExtractor,
         "speaker": SpeakerEmbeddingExtractor,
         "phones": PhoneExtractor,
-        "token_states": lambda: TokenStatesExtractor(m.text_model),
+        "token_states": lambda: TokenStatesExtractor(m.text_model, positions=m.token_positions),
         "acoustic_stats": AcousticStatsExtractor,
         "word_sequence": lambda: WordSequenceExtractor(words),
         "waveform_frames": WaveformFramesExtractor,

@@ -1,13 +1,18 @@
 """Token-level transformer states of the transcript, as Makiuchi et al.'s text CNN reads them.
 
-The public code (``text/feature_extractor.py``) lower-cases the transcript, tokenises it padded to
-``max_length`` 122 with the attention mask, and stores the last hidden state at *every* position,
-padding included.  It then drops the first and last **positions** (docs/models.md (b), a quirk):
-that removes [CLS] and one trailing PAD position, while [SEP] and the states at the other PAD
-positions stay; the matrix is zero-padded back to 122 rows.  ``drop_first_last=True`` (default)
-reproduces this because the published text model was trained on it.  ``drop_first_last=False``
-gives the plain reading of the paper instead: the states of the real tokens ([CLS] … [SEP]) with
-zero rows at the padding.
+The transcript is lower-cased and tokenised padded to ``max_tokens`` (the public code's 122) and
+the last hidden state is kept at the positions ``positions`` chooses, zero-padded back to
+``max_tokens`` rows:
+
+* ``"tokens"`` (default): the paper's reading (§3.2, "N is the number of tokens in the utterance
+  excluding special tokens"): the states of the real tokens without [CLS] and [SEP], from the first
+  row on.  The paper zero-pads to the longest utterance of the dataset; sertext to ``max_tokens``
+  rows, so the CNN's shape does not depend on the corpus.
+* ``"with_special"``: the real tokens with [CLS] … [SEP], zero rows at the padding.
+* ``"drop_first_last"``: the public code (``text/feature_extractor.py``, docs/models.md (b), a
+  quirk): it stores the state at *every* position, padding included, then drops the first and last
+  **positions**, which removes [CLS] and one trailing PAD position while [SEP] and the states at
+  the other PAD positions stay.  The published text model was trained on it.
 
 Differences from the public code: transcripts longer than ``max_tokens`` tokens are truncated
 (none are in IEMOCAP at 122), and token-only transcripts such as ``[LAUGHTER]`` get states too
@@ -25,6 +30,8 @@ import torch
 
 from .text import DEFAULT_TEXT_MODEL, load_text_model, resolve_text_model
 
+POSITIONS = ("tokens", "with_special", "drop_first_last")
+
 
 @dataclass(frozen=True)
 class TokenStatesExtractor:
@@ -32,17 +39,19 @@ class TokenStatesExtractor:
 
     model: str = DEFAULT_TEXT_MODEL
     max_tokens: int = 122
-    drop_first_last: bool = True
+    positions: str = "tokens"  # one of POSITIONS (module docstring)
     batch_size: int = 16
     name: str = field(default="token-states", init=False)
 
     def __post_init__(self) -> None:
         if self.max_tokens < 3:
             raise ValueError(f"max_tokens must leave room for [CLS], a token and [SEP], got {self.max_tokens}")
+        if self.positions not in POSITIONS:
+            raise ValueError(f"positions must be one of {POSITIONS}, got {self.positions!r}")
 
     def settings(self) -> dict:
         return {"model": resolve_text_model(self.model)[1], "max_tokens": self.max_tokens,
-                "drop_first_last": self.drop_first_last, "lowercase": True}
+                "positions": self.positions, "lowercase": True}
 
     def content(self, row) -> bytes:
         return str(row.text).encode("utf-8")
@@ -52,13 +61,18 @@ class TokenStatesExtractor:
         tokenizer, model = _text_model(self.model)
         texts = [c.decode("utf-8").lower().replace("\n", "") for c in contents]
         batch = tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_tokens,
-                          return_tensors="pt")
+                          return_tensors="pt", return_special_tokens_mask=True)
+        special = batch.pop("special_tokens_mask").bool()
         states = model(**batch).last_hidden_state.float()  # (B, max_tokens, hidden), PAD positions included
-        if self.drop_first_last:
-            out = torch.zeros_like(states)
+        out = torch.zeros_like(states)
+        if self.positions == "drop_first_last":
             out[:, : self.max_tokens - 2] = states[:, 1:-1]  # the quirk: [CLS] and the last position go
-        else:
-            out = states * batch["attention_mask"].unsqueeze(-1)
+            return list(out.numpy())
+        keep = batch["attention_mask"].bool()
+        if self.positions == "tokens":
+            keep &= ~special  # the paper: no [CLS] or [SEP]
+        for row, kept in enumerate(keep):
+            out[row, : int(kept.sum())] = states[row, kept]  # in order, from the first row on
         return list(out.numpy())
 
 

@@ -3,9 +3,16 @@ multistage-conditioning paper.
 
 Layout (docs/models.md §0): per-mel-bin BatchNorm on the input; six conv blocks of two 3×3
 convolutions (no bias) + BN + ReLU with 64, 128, 256, 512, 1024, 2048 channels (× ``width``),
-2×2 average pooling after blocks 1–5, dropout 0.2 after every block; mean over frequency, then
+2×2 pooling after blocks 1–5, dropout 0.2 after every block; mean over frequency, then
 max + mean over time (summed); fc 2048 + ReLU; output layer.  Xavier initialisation.  At
 ``width=1.0`` with 4 outputs: 79,681,988 parameters.
+
+Pooling (``pooling``): the multistage-conditioning paper describes CNN14 with **max** pooling
+after each block (§3, "each block followed by max pooling … with a stride of 2×2", and Eq. 3),
+so ``"max"`` is the default; PANNs' code, which the paper cites for CNN14 and whose checkpoints
+sertext can load, average-pools (``"avg"``).  The paper's authors published no code, so the
+paper's text decides; with a ``pretrained`` PANNs checkpoint ``pooling="avg"`` keeps the
+activations the checkpoint was trained on.
 
 Following the author's own CNN14 code rather than PANNs' AudioSet recipe, there is no
 SpecAugment, no mixup and no 0.5 dropout around fc1.  ``pretrained`` loads a PANNs
@@ -39,7 +46,7 @@ class CNN14(nn.Module):
     """
 
     def __init__(self, n_outputs: int, *, width: float = 1.0, dropout: float = 0.2,
-                 pretrained: str | None = None) -> None:
+                 pretrained: str | None = None, pooling: str = "max") -> None:
         super().__init__()
         channels = scaled_channels(width)
         self.channels = channels
@@ -47,7 +54,7 @@ class CNN14(nn.Module):
         self.bn0 = nn.BatchNorm2d(N_MELS)
         blocks, previous = [], 1
         for index, out in enumerate(channels):
-            blocks.append(ConvBlock(previous, out, pool=index < len(channels) - 1))
+            blocks.append(ConvBlock(previous, out, pool=index < len(channels) - 1, pooling=pooling))
             previous = out
         self.blocks = nn.ModuleList(blocks)
         self.fc1 = nn.Linear(channels[-1], channels[-1])

@@ -202,6 +202,8 @@ class CrossRepresentationModel(nn.Module):
     - The classifier is Linear→Linear→Dropout 0.5→Linear with **no activations** (the code's
       ``use_sigmoid=False``), so it is linear plus dropout; the paper's text names no activation.
     - No AutoVC code-consistency L1 loss (the code has none; the paper lists only L_r1, L_r2, L_e).
+    - Emotion loss: the plain cross-entropy of the paper's Eq. 3 (code alike; the trainer's registry
+      entry sets ``class_weights="none"``, unlike the CNN14 paper's weighted CE).
     - Utterance score: the mean of segment softmaxes as in the paper (the code's evaluation sums
       them, same argmax).  The code scores an utterance with no segment (1 frame) as wrong; sertext
       gives it one zero-padded segment.
@@ -256,10 +258,22 @@ class CrossRepresentationModel(nn.Module):
         """The bottleneck codes of ``segment_frames``-frame segments, (B, n_code_dims) with
         n_code_dims = segment_frames / f · 2d, in the code's order [code_0 ; code_1 ; …] (each
         [forward ; backward]).  Inputs are segments, as in training (the speaker-identification
-        probe of the paper's Table 3 reads the codes of every evaluation segment)."""
+        probe of the paper's Table 3 reads those of every evaluation segment: :meth:`utterance_codes`)."""
         features = self.speech_features(wav2vec=wav2vec, mel=mel)
         self._check_segment(features)
         return self.encoder(features, speaker).flatten(1)
+
+    def utterance_codes(self, *, speaker: torch.Tensor, wav2vec: torch.Tensor | None = None,
+                        mel: torch.Tensor | None = None,
+                        lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, list[int]]:
+        """The codes of every evaluation segment of whole utterances (cut by
+        :func:`segment_utterances`, as for the emotion posteriors): ``(N, n_code_dims)`` in utterance
+        order, and the number of segments per utterance.  The paper's speaker-identification probe
+        (Table 3) is trained and scored on these."""
+        features = self.speech_features(wav2vec=wav2vec, mel=mel)
+        if lengths is None:
+            lengths = torch.full((features.shape[0],), features.shape[1], dtype=torch.long)
+        return self._segment_codes(features, speaker, lengths)
 
     def speech_features(self, *, wav2vec: torch.Tensor | None, mel: torch.Tensor | None) -> torch.Tensor:
         """The encoder's speech input (B, T, F): the wav2vec layer average or the mel itself.
@@ -295,12 +309,16 @@ class CrossRepresentationModel(nn.Module):
         refined = mel + self.postnet(mel)
         return logits, F.mse_loss(mel, target) + F.mse_loss(refined, target)
 
-    def _utterance_log_posteriors(self, features: torch.Tensor, speaker: torch.Tensor,
-                                  lengths: torch.Tensor) -> torch.Tensor:
+    def _segment_codes(self, features: torch.Tensor, speaker: torch.Tensor,
+                       lengths: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
         segments, counts = segment_utterances(features, lengths, segment_frames=self.segment_frames)
         segment_speakers = speaker.repeat_interleave(torch.tensor(counts, device=speaker.device), dim=0)
-        codes = self.encoder(segments, segment_speakers)  # (N, T/f, 2d)
-        log_posteriors = torch.log_softmax(self.classifier(codes.flatten(1)), dim=1)  # (N, n_outputs)
+        return self.encoder(segments, segment_speakers).flatten(1), counts  # (N, T/f · 2d)
+
+    def _utterance_log_posteriors(self, features: torch.Tensor, speaker: torch.Tensor,
+                                  lengths: torch.Tensor) -> torch.Tensor:
+        codes, counts = self._segment_codes(features, speaker, lengths)
+        log_posteriors = torch.log_softmax(self.classifier(codes), dim=1)  # (N, n_outputs)
         return torch.stack([torch.logsumexp(group, dim=0) - math.log(len(group))
                             for group in log_posteriors.split(counts)])  # log of the mean posterior
 
@@ -316,17 +334,22 @@ class TextCNN(nn.Module):
     and 384 for the offline MiniLM.  The code's trimming of [CLS] and one PAD row belongs to the
     feature extractor, not to this model.
 
-    **Outputs (DIFF/quirk).**  The paper (Eq. 3) trains cross-entropy on softmax(z); the code
-    passes sigmoid(z) to ``CrossEntropyLoss``, i.e. uses the sigmoids as logits, and its fusion
-    takes softmax(sigmoid(z)), which compresses the text posteriors (max ratio e).  The published
-    text and fusion numbers (w1=0.6, w2=1) depend on that, so ``sigmoid_outputs=True`` (default)
-    returns sigmoid(z) as the "logits": the trainer's cross-entropy then reproduces the code's
-    training and a softmax of the output is the code's fusion posterior.  ``sigmoid_outputs=False``
-    returns z, the paper's described model.
+    **Outputs.**  The paper (§3.2: "trained on the cross-entropy loss defined in Equation (3)",
+    and a softmax of the logits at inference) trains cross-entropy on softmax(z), so by default
+    (``sigmoid_outputs=False``) the model returns z.  The public code (DIFF/quirk) passes sigmoid(z)
+    to ``CrossEntropyLoss``, i.e. uses the sigmoids as logits, and its fusion takes
+    softmax(sigmoid(z)), which compresses the text posteriors (max ratio e); its published fusion
+    weights (w1=0.6, w2=1) were tuned on those flat posteriors.  ``sigmoid_outputs=True``
+    (``model.sigmoid_outputs``) returns sigmoid(z) as the "logits": the trainer's cross-entropy then
+    reproduces the code's training, and a softmax of the output is the code's fusion posterior.
+
+    Trained with plain (unweighted) cross-entropy, the paper's Eq. 3 (registry
+    ``class_weights="none"``), on the paper's token states, without special tokens
+    (:mod:`sertext.features.token_states`).
     """
 
     def __init__(self, n_outputs: int, *, feature_dim: int = 1024, max_tokens: int = 122,
-                 sigmoid_outputs: bool = True) -> None:
+                 sigmoid_outputs: bool = False) -> None:
         super().__init__()
         if max_tokens < 7:
             raise ValueError(f"max_tokens must be at least 7 for one pooling window, got {max_tokens}")

@@ -18,13 +18,25 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Training:
     """The paper's training of a family: what ``None`` fields of the trial's TrainConfig become.
-    Iteration budgets are converted to epochs over IEMOCAP's ~4,400 training utterances per fold."""
+    Iteration budgets are converted to epochs over IEMOCAP's ~4,400 training utterances per fold.
 
-    optimizer: str  # "sgd" (Nesterov), "adamw" (linear warm-up schedule), "adam" or "rmsprop"
+    Attributes:
+        optimizer: one of :data:`sertext.config.OPTIMISERS`: "sgd" (Nesterov), "adam", "nadam",
+            "rmsprop" (Keras' defaults), "adamw" (torch's, linear warm-up over the trial's steps) or
+            "bertadam" (Adam with fixed weight decay and no bias correction, the text paper's fixed
+            1000-step schedule).
+        betas: the Adam family's (Adam, NAdam, AdamW, BERT Adam).
+        class_weights: categorical task: "inverse_frequency" (weighted cross-entropy) or "none".
+        grad_clip: maximum global L2 norm of the gradients, or ``None`` (no clipping).
+    """
+
+    optimizer: str
     epochs: int
     batch_size: int
     lr: float
-    betas: tuple = (0.9, 0.999)  # Adam's
+    betas: tuple = (0.9, 0.999)
+    class_weights: str = "inverse_frequency"
+    grad_clip: float | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,10 @@ class Architecture:
         crop: training crops: ``"seconds"`` (the log-Mel, ``train.crop_s``), ``"segment"`` (every
             time-aligned input cut at the same random start to the model's ``segment_frames``) or
             ``None`` (whole utterances).
+        clip_labels: the paper's handling of dimensional labels outside the corpus' scale
+            (``DataConfig.clip_labels``): ``"scale"`` (clipped to it) or ``"none"``.
+        public_code: flat trial-config overrides that reproduce the family's public code where it
+            departs from the paper (sertext follows the paper by default), e.g. as a sweep variant.
     """
 
     model: str
@@ -59,6 +75,8 @@ class Architecture:
     lengths: tuple = ()
     time_axis: dict = field(default_factory=dict)
     crop: str | None = None
+    clip_labels: str = "none"
+    public_code: dict = field(default_factory=dict)
 
     def model_class(self) -> type:
         module, _, name = self.model.partition(":")
@@ -70,21 +88,26 @@ def _last_dim(array) -> int:
 
 
 _TEXT_DIM = {"text_dim": ("text", _last_dim)}
-# Triantafyllopoulos et al. (multistage conditioning): SGD, Nesterov 0.9, lr 0.01, batch 64, 60 epochs
+# Triantafyllopoulos et al. (multistage conditioning) §4.2: SGD, Nesterov 0.9, lr 0.01, batch 64, 60
+# epochs; categorical: cross-entropy weighted by inverse class frequency
 _CNN14_TRAINING = Training("sgd", epochs=60, batch_size=64, lr=0.01)
-# Makiuchi et al.: Adam 1e-4, batch 2 for 1,000,000 iterations
-_CROSSREP_TRAINING = Training("adam", epochs=450, batch_size=2, lr=1e-4)
+# Makiuchi et al. §5: Adam 1e-4 with the default betas, batch 2 for 1,000,000 iterations; the plain
+# cross-entropy of Eq. 3 (§3.1.6; no class weights)
+_CROSSREP_TRAINING = Training("adam", epochs=450, batch_size=2, lr=1e-4, class_weights="none")
 
 ARCHITECTURES = {
-    "cnn14": Architecture("cnn14:CNN14", {"log_mel": "log_mel"}, ("width", "dropout", "pretrained"),
+    "cnn14": Architecture("cnn14:CNN14", {"log_mel": "log_mel"}, ("width", "dropout", "pretrained", "pooling"),
                           _CNN14_TRAINING, "CNN14", crop="seconds"),
+    # Triantafyllopoulos et al. §4.2: the BERT baseline fine-tuned with Adam with fixed weight decay and
+    # no bias correction (lr 2e-5, betas 0.9/0.999, eps 1e-6), a linear schedule of 1000 steps with 100
+    # warm-up steps (train.schedule_steps, train.warmup_steps), batch 32, 4 epochs; weighted CE
     "text": Architecture("text:TextClassifier", {"tokens": "tokens"}, ("text_model", "max_tokens"),
-                         Training("adamw", epochs=4, batch_size=32, lr=2e-5), "Text"),
+                         Training("bertadam", epochs=4, batch_size=32, lr=2e-5), "Text"),
     "sfcnn14": Architecture("sfcnn14:SFCNN14", {"log_mel": "log_mel", "text": "text_embedding"},
-                            ("width", "dropout", "pretrained", "text_dim"), _CNN14_TRAINING, "SFCNN14",
+                            ("width", "dropout", "pretrained", "text_dim", "pooling"), _CNN14_TRAINING, "SFCNN14",
                             infer=_TEXT_DIM, crop="seconds"),
     "mfcnn14": Architecture("mfcnn14:MFCNN14", {"log_mel": "log_mel", "text": "text_embedding"},
-                            ("width", "dropout", "pretrained", "text_dim"), _CNN14_TRAINING, "MFCNN14",
+                            ("width", "dropout", "pretrained", "text_dim", "pooling"), _CNN14_TRAINING, "MFCNN14",
                             infer=_TEXT_DIM, crop="seconds"),
     # Makiuchi et al.: wav2vec 2.0 layers (or the mel, for the ablation) → bottleneck codes → mel reconstruction
     "crossrep": Architecture(
@@ -98,26 +121,36 @@ ARCHITECTURES = {
         "makiuchi:CrossRepresentationModel", {"mel": "autovc_mel", "speaker": "speaker", "phones": "phones"},
         ("bottleneck", "downsample", "width"), _CROSSREP_TRAINING, "Cross-representation (mel input)",
         fixed_options={"input": "mel"}, lengths=("mel",), time_axis={"mel": 0, "phones": 0}, crop="segment"),
-    # Makiuchi et al.'s text CNN: Adam 1e-4, batch 4 for 412,800 iterations
-    "textcnn": Architecture("makiuchi:TextCNN", {"text_states": "token_states"}, ("feature_dim", "max_tokens"),
-                            Training("adam", epochs=375, batch_size=4, lr=1e-4), "Text CNN",
+    # Makiuchi et al.'s text CNN: Adam 1e-4, batch 4 for 412,800 iterations, the plain cross-entropy of
+    # Eq. 3 on the logits, token states without special tokens (§3.2); the public code trains on
+    # sigmoid outputs and drops the first and last token positions
+    "textcnn": Architecture("makiuchi:TextCNN", {"text_states": "token_states"},
+                            ("feature_dim", "max_tokens", "sigmoid_outputs"),
+                            Training("adam", epochs=375, batch_size=4, lr=1e-4, class_weights="none"), "Text CNN",
                             infer={"feature_dim": ("text_states", _last_dim),
-                                   "max_tokens": ("text_states", lambda a: int(a.shape[0]))}),
+                                   "max_tokens": ("text_states", lambda a: int(a.shape[0]))},
+                            public_code={"model.sigmoid_outputs": True, "model.token_positions": "drop_first_last"}),
     # Atmaja & Akagi: utterance acoustic statistics + word vectors, LSTM branches, concatenation;
-    # RMSprop (Keras defaults) lr 1e-3, batch 256, up to 50 epochs
+    # acoustic+text trained with RMSprop (§III-C; Keras defaults) lr 1e-3, batch 256, up to 50 epochs
+    # (the acoustic-only rows with Nadam: train.optimizer="nadam"); labels clipped to the 1-5 scale
+    # (§III-A).  Regression only in the paper: a categorical run uses the CNN14 paper's weighted CE.
     "lstmfusion": Architecture("atmaja:AtmajaModel", {"acoustic": "acoustic_stats", "words": "word_sequence"},
                                ("acoustic_dim", "word_dim", "text", "acoustic"),
                                Training("rmsprop", epochs=50, batch_size=256, lr=1e-3), "LSTM fusion",
                                infer={"acoustic_dim": ("acoustic", _last_dim), "word_dim": ("words", _last_dim)},
-                               lengths=("words",)),
-    # Tzirakis et al.: raw-waveform CNN + frame-aligned word vectors, attention or concatenation fusion,
-    # LSTM; Adam 5e-4 with beta2 0.99, batch 5, no step limit in the code: 50 epochs here
+                               lengths=("words",), clip_labels="scale"),
+    # Tzirakis et al. §5: Adam at a fixed 1e-4, mini-batches of 25 sequences, gradient-norm clipping
+    # at 5.0; no budget given: 50 epochs here.  The public TF code trains with Adam 5e-4, beta2 0.99,
+    # batch 5 and no clipping (public_code).  Regression only in the paper: a categorical run uses
+    # the CNN14 paper's weighted CE.
     "wavfusion": Architecture("tzirakis:TzirakisModel", {"waveform": "waveform_frames", "words": "aligned_words"},
                               ("fusion", "frame_samples", "word_dim", "output_range", "width"),
-                              Training("adam", epochs=50, batch_size=5, lr=5e-4, betas=(0.9, 0.99)),
+                              Training("adam", epochs=50, batch_size=25, lr=1e-4, grad_clip=5.0),
                               "Waveform + words",
                               infer={"frame_samples": ("waveform", _last_dim), "word_dim": ("words", _last_dim)},
-                              lengths=("waveform", "words")),
+                              lengths=("waveform", "words"),
+                              public_code={"train.lr": 5e-4, "train.batch_size": 5, "train.betas": (0.9, 0.99),
+                                           "train.grad_clip": 0.0}),
 }
 
 

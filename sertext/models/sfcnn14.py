@@ -16,8 +16,8 @@ class SFCNN14(CNN14):
     """``forward(log_mel (B, T, 64), text (B, text_dim)) -> (B, n_outputs)``."""
 
     def __init__(self, n_outputs: int, *, text_dim: int, width: float = 1.0, dropout: float = 0.2,
-                 pretrained: str | None = None) -> None:
-        super().__init__(n_outputs, width=width, dropout=dropout, pretrained=pretrained)
+                 pretrained: str | None = None, pooling: str = "max") -> None:
+        super().__init__(n_outputs, width=width, dropout=dropout, pretrained=pretrained, pooling=pooling)
         self.text_projection = nn.Linear(text_dim, self.channels[-1])
         nn.init.xavier_uniform_(self.text_projection.weight)
         nn.init.zeros_(self.text_projection.bias)

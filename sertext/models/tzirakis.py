@@ -19,6 +19,13 @@ Where sertext follows which:
 * The paper's Eq. 4 and 6 projections are linear; the code's ``fully_connected`` layers (followed)
   have ReLU, and its three branches go 1024 → 512.  The paper puts dropout 0.5 on every
   non-recurrent layer and on the LSTM; the code (followed) only in the extractor.
+* Training (the trainer, :mod:`sertext.models.registry`): the paper's (§5) Adam at a fixed lr
+  1e-4 with the default betas, mini-batches of 25 (here utterances; the paper's are 10 s
+  sequences) and gradient-norm clipping at 5.0 (``train.grad_clip``; the trainer clips the global
+  norm over all parameters, the paper says only that the LSTM network is trained with it).  The
+  public code trains with Adam lr 5e-4, β2 0.99, batch 5 and no clipping; the registry's
+  ``public_code`` holds those as trial-config overrides (``train.lr=5e-4``, ``train.batch_size=5``,
+  ``train.betas=(0.9, 0.99)``, ``train.grad_clip=0``).
 * TF1 initialisation: Glorot-uniform kernels (the LSTM's over its whole ``[x, h]`` kernel, its
   peepholes as TF treats a vector), zero biases, forget bias 1.  The attention scorer's bias is
   kept for the code's parameter count, though it cancels in the softmax over modalities.

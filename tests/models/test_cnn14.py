@@ -85,3 +85,22 @@ def test_unknown_architecture():
         build("resnet", n_outputs=4)
     with pytest.raises(ValueError, match="needs text_dim"):
         build("mfcnn14", n_outputs=4)
+
+
+def test_blocks_max_pool_as_the_paper_by_default_and_average_pool_as_panns():
+    """The multistage paper's Eq. 3 (H3 = MaxPool(H2)); PANNs' code average-pools."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 1, 40, 64)
+    model = build("cnn14", n_outputs=4, width=0.0625)
+    panns = build("cnn14", n_outputs=4, width=0.0625, pooling="avg")
+    panns.load_state_dict(model.state_dict())
+    block, average = model.blocks[0].eval(), panns.blocks[0].eval()
+    activations = torch.relu(block.bn2(block.conv2(torch.relu(block.bn1(block.conv1(x))))))
+    assert torch.equal(block(x), torch.nn.functional.max_pool2d(activations, 2))
+    assert torch.equal(average(x), torch.nn.functional.avg_pool2d(activations, 2))
+    assert all(b.pooling == "max" for b in model.blocks) and not model.blocks[-1].pool
+    for arch in ("sfcnn14", "mfcnn14"):
+        assert build(arch, n_outputs=4, width=0.0625, text_dim=8, pooling="avg").blocks[2].pooling == "avg"
+        assert build(arch, n_outputs=4, width=0.0625, text_dim=8).blocks[2].pooling == "max"
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        build("cnn14", n_outputs=4, width=0.0625, pooling="median")

@@ -206,14 +206,47 @@ def test_text_cnn_keeps_one_pooled_window():
     assert count_parameters(model) == expected == 623_556
 
 
-def test_text_cnn_outputs_sigmoids_by_default():
+def test_text_cnn_returns_the_papers_logits_by_default_and_the_codes_sigmoids_as_an_option():
+    """The paper (Eq. 3, §3.2) trains cross-entropy on the logits z; the public code on sigmoid(z)."""
     torch.manual_seed(8)
-    quirk = TextCNN(4, feature_dim=384, max_tokens=20)
-    paper = TextCNN(4, feature_dim=384, max_tokens=20, sigmoid_outputs=False)
-    paper.load_state_dict(quirk.state_dict())
+    paper = TextCNN(4, feature_dim=384, max_tokens=20)
+    quirk = TextCNN(4, feature_dim=384, max_tokens=20, sigmoid_outputs=True)
+    torch.nn.init.normal_(paper.fc.weight, std=10.0)  # logits well outside (0, 1)
+    quirk.load_state_dict(paper.state_dict())
     states = torch.randn(3, 20, 384)
-    outputs = quirk(states)
-    assert torch.allclose(outputs, torch.sigmoid(paper(states)))
-    assert ((outputs > 0) & (outputs < 1)).all()
+    logits = paper(states)
+    assert not ((logits > 0) & (logits < 1)).all()
+    assert torch.equal(logits, paper.fc(paper.pool(_text_cnn_features(paper, states))[:, :, 0]))
+    assert torch.allclose(quirk(states), torch.sigmoid(logits))
     with pytest.raises(ValueError, match="expected 20 token rows"):
-        quirk(torch.randn(3, 19, 384))
+        paper(torch.randn(3, 19, 384))
+
+
+def _text_cnn_features(model, states):
+    x = states.transpose(1, 2)
+    for conv in (model.conv1, model.conv2, model.conv3, model.conv4):
+        x = torch.relu(conv(x))
+    return x
+
+
+@pytest.mark.parametrize("speech", ["wav2vec", "mel"])
+def test_utterance_codes_are_the_codes_of_every_evaluation_segment(speech):
+    """The speaker probe's codes: each whole utterance cut as for its emotion posterior (96-frame
+    segments, a remainder over 1 frame zero-padded), each segment's codes as ``codes`` gives them."""
+    torch.manual_seed(3)
+    model = CrossRepresentationModel(4, input=speech, bottleneck=4, downsample=48, **TINY).eval()
+    lengths = torch.tensor([250, 96])  # 2 full segments + a 58-frame remainder; exactly one segment
+    frames = int(lengths.max())
+    name = speech
+    features = torch.randn(2, 3, frames, 12) if speech == "wav2vec" else torch.randn(2, frames, 80)
+    speaker = torch.randn(2, 8)
+    with torch.no_grad():
+        codes, counts = model.utterance_codes(speaker=speaker, lengths=lengths, **{name: features})
+        assert counts == [3, 1] and codes.shape == (4, model.n_code_dims)
+        time_axis = 2 if speech == "wav2vec" else 1
+        for row, (utterance, start) in enumerate([(0, 0), (0, 96), (0, 192), (1, 0)]):
+            length = min(96, int(lengths[utterance]) - start)
+            segment = features[utterance:utterance + 1].narrow(time_axis, start, length)
+            segment = F.pad(segment, (0, 0, 0, 96 - segment.shape[time_axis]))
+            expected = model.codes(speaker=speaker[utterance:utterance + 1], **{name: segment})
+            assert torch.allclose(codes[row], expected[0], atol=1e-5)
