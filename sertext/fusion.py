@@ -87,7 +87,8 @@ def best_weight(audio: pd.DataFrame, text: pd.DataFrame, grid: np.ndarray) -> tu
         score = lambda w: float(np.mean([M.ccc(truth[:, i], (w * a + (1 - w) * t)[:, i])  # noqa: E731
                                          for i in range(len(columns))]))
     scores = np.array([score(w) for w in grid])
-    best = np.flatnonzero(scores == scores.max())
+    ranked = np.where(np.isfinite(scores), scores, -np.inf)  # an undefined score (NaN) never wins
+    best = np.flatnonzero(ranked == ranked.max())
     chosen = min(best, key=lambda i: (abs(grid[i] - 0.5), grid[i]))
     return float(grid[chosen]), float(scores[chosen])
 
@@ -159,10 +160,10 @@ def run_pairs(dev: pd.DataFrame, test: pd.DataFrame, audio: str, text: str):
     with every variant of the audio model."""
     keys = ["variant", "fold", "seed"]
     text_variants = set(test.loc[test["arch"] == text, "variant"])
-    for key, test_audio in test[test["arch"] == audio].groupby(keys, sort=False):
+    for key in test.loc[test["arch"] == audio, keys].drop_duplicates().itertuples(index=False, name=None):
         text_key = key if key[0] in text_variants else ("-", *key[1:])  # a text model the variants leave alone
         tables = [_part(dev, audio, key, keys), _part(dev, text, text_key, keys),
-                  test_audio.drop(columns=["arch", *keys]), _part(test, text, text_key, keys)]
+                  _part(test, audio, key, keys), _part(test, text, text_key, keys)]
         if not any(table.empty for table in tables):
             yield dict(zip(keys, key, strict=True)), *tables
 
@@ -198,5 +199,7 @@ def fuse_sweep(dev: pd.DataFrame, test: pd.DataFrame, *, audio: str = "cnn14", t
 
 
 def _part(frame: pd.DataFrame, arch: str, key: tuple, keys: list[str]) -> pd.DataFrame:
+    """One run's table out of a stack, without the columns only other runs fill (the targets of
+    other single-task variants)."""
     rows = (frame["arch"] == arch) & np.logical_and.reduce([frame[k] == v for k, v in zip(keys, key, strict=True)])
-    return frame[rows].drop(columns=["arch", *keys])
+    return frame[rows].drop(columns=["arch", *keys]).dropna(axis=1, how="all")

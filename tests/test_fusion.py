@@ -114,3 +114,21 @@ def test_array_grid_search_scores_as_fused_tables_do(seed):
     other = values.assign(pred_valence=rng.random(40))
     weight, score = best_weight(values, other, grid)
     assert score == pytest.approx(max(selection_score(fuse(values, other, w)) for w in grid))
+
+
+def test_single_task_variants_of_a_stack_fuse_on_their_own_targets():
+    """Stacked runs of single-task variants leave the other targets' columns empty (NaN); each pair
+    fuses on the targets its runs predict."""
+    def run(arch, target, fold):
+        truth = np.random.default_rng([ord(target[0]), int(fold[1])]).uniform(1, 5, 6)  # the same for both models
+        noise = np.random.default_rng([ord(arch[0]), ord(target[0])]).normal(0, 0.5, 6)
+        return pd.DataFrame({"utt_id": [f"{fold}-{i}" for i in range(6)], target: truth,
+                             f"pred_{target}": truth + noise}).assign(
+            arch=arch, variant=f"targets={target}", fold=fold, seed=0)
+
+    stack = pd.concat([run(arch, target, fold) for arch in ("cnn14", "text") for target in ("arousal", "valence")
+                       for fold in ("F1", "F2")], ignore_index=True)
+    fused, weights = fuse_sweep(stack, stack, grid=weight_grid(5))
+    assert len(weights) == 4 and np.isfinite(weights["dev_score"]).all()
+    arousal = fused[(fused.arch == "LF") & (fused.variant == "targets=arousal")]
+    assert arousal["pred_valence"].isna().all() and arousal["pred_arousal"].notna().all()
