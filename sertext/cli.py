@@ -289,7 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train one architecture on one fold with one seed, select the best epoch on dev "
                     "and print dev/test metrics: the command for debugging a configuration. "
                     "Defaults follow the multistage-conditioning paper (CNN14 family: SGD Nesterov, "
-                    "lr 0.01, batch 64, 60 epochs; text: AdamW 2e-5, batch 32, 4 epochs).",
+                    "lr 0.01, batch 64, 60 epochs; text: BERT's Adam 2e-5, batch 32, 4 epochs; the other "
+                    "families: their papers', see sertext/models/registry.py).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     source = train.add_mutually_exclusive_group()
