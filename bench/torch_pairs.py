@@ -4,7 +4,8 @@ environment and measured side by side in one run.
 For every pair: the install (seconds, size of the environment), whether ``import torchaudio``
 works, sertext's own log-Mel front end on a fixed signal (its checksum must agree between pairs)
 and CNN14 training throughput (samples/s, width 1/16, batch 16, 5 s crops, forward + backward +
-SGD step) through sertext's own model code.  The pair sertext pins must import, agree and be no
+SGD step, 8 s per measurement; the median of ``--repeats`` rounds that visit the pairs in turn)
+through sertext's own model code.  The pair sertext pins must import, agree and be no
 slower.  CUDA wheels come from PyPI (their Linux default); a CPU-only torch build is measured where
 pip can find one (``--cpu-torch``; PyTorch's CPU index, or a local wheel).  On a machine with a
 GPU the check also runs one CNN14 step on it.  Writes ``bench/results/torch_pairs.json``.
@@ -15,7 +16,7 @@ Run: python bench/torch_pairs.py [--pair 2.14.1 2.11.1 --pair 2.11.0 2.11.0 ...]
 import argparse
 import json
 import platform
-import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,39 +72,57 @@ print(json.dumps(out))
 '''
 
 
-def measure(torch_version: str, audio_version: str, work: Path) -> dict:
-    """Install one pair into a fresh environment and run the check there."""
+def install(torch_version: str, audio_version: str, work: Path) -> tuple[dict, Path]:
+    """Install one pair into a fresh environment; return its row and the environment."""
     venv = work / f"torch{torch_version}-audio{audio_version}"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     start = time.perf_counter()
-    install = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", f"torch=={torch_version}",
-                              f"torchaudio=={audio_version}", "numpy"], capture_output=True, text=True)
+    done = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", f"torch=={torch_version}",
+                           f"torchaudio=={audio_version}", "numpy"], capture_output=True, text=True)
     row = {"torch": torch_version, "torchaudio": audio_version, "install_s": round(time.perf_counter() - start, 1),
            "venv_mb": round(sum(f.stat().st_size for f in venv.rglob("*") if f.is_file()) / 2**20)}
-    if install.returncode:
-        row["install_error"] = install.stderr.strip().splitlines()[-1][:300]
-        return row
-    check = subprocess.run([str(venv / "bin" / "python"), "-c", CHECK, str(REPO)], capture_output=True, text=True)
-    row.update(json.loads(check.stdout) if check.returncode == 0 else {"check_error": check.stderr[-300:]})
-    shutil.rmtree(venv)
-    return row
+    if done.returncode:
+        row["install_error"] = done.stderr.strip().splitlines()[-1][:300]
+    return row, venv
+
+
+def check(venv: Path) -> dict:
+    """Run the check in one pair's environment."""
+    run = subprocess.run([str(venv / "bin" / "python"), "-c", CHECK, str(REPO)], capture_output=True, text=True)
+    return json.loads(run.stdout) if run.returncode == 0 else {"check_error": run.stderr[-300:]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pair", nargs=2, action="append", metavar=("TORCH", "TORCHAUDIO"),
                         help="a candidate pair (repeatable; default: the four pairs of 2.11 and 2.14)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of the checks (default 3)")
     parser.add_argument("--cpu-torch", nargs="*", default=[], metavar="VERSION",
                         help="CPU-only torch builds to try with each torchaudio of the pairs, e.g. 2.13.0+cpu")
     args = parser.parse_args()
     pairs = [tuple(pair) for pair in args.pair] if args.pair else PAIRS
     pairs += [(cpu, audio) for cpu in args.cpu_torch for audio in sorted({audio for _, audio in pairs})]
-    rows = []
+    rows, venvs = [], []
     with tempfile.TemporaryDirectory(prefix="torch-pairs-") as work:
         for torch_version, audio_version in pairs:
-            print(f"torch {torch_version} + torchaudio {audio_version} ...", flush=True)
-            rows.append(measure(torch_version, audio_version, Path(work)))
-            print("   ", json.dumps(rows[-1]), flush=True)
+            print(f"installing torch {torch_version} + torchaudio {audio_version} ...", flush=True)
+            row, venv = install(torch_version, audio_version, Path(work))
+            rows.append(row)
+            venvs.append(None if "install_error" in row else venv)
+        # The checks run in interleaved rounds (A, B, C, A, B, C, …) so that load from other
+        # processes hits every pair alike; the throughput is the median over the rounds.
+        speeds = [[] for _ in rows]
+        for _ in range(args.repeats):
+            for row, venv, speed in zip(rows, venvs, speeds, strict=True):
+                if venv is not None and "import_error" not in row and "check_error" not in row:
+                    found = check(venv)
+                    speed.append(found.pop("cnn14_cpu_samples_per_s", None))
+                    row.update(found)
+        for row, speed in zip(rows, speeds, strict=True):
+            if speed and None not in speed:
+                row["cnn14_cpu_samples_per_s"] = statistics.median(speed)
+                row["cnn14_rounds"] = speed
+            print("   ", json.dumps(row), flush=True)
     print(f"\n{'torch':12s} {'torchaudio':11s} {'install':>8s} {'size':>8s}  result")
     for row in rows:
         result = (row.get("install_error") or row.get("import_error") or row.get("check_error")
