@@ -197,6 +197,38 @@ def _power_columns(sd: float, n: int, difference: float, power: float, *, paired
             "seeds_for_difference": float(stats.seeds_needed(sd, difference, power=power, paired=paired))}
 
 
+AUDIO_ONLY = "modalities=audio"  # the variant label of an acoustic-only run (Atmaja & Akagi's baseline)
+
+
+def relative_improvements(per_seed: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Atmaja & Akagi's Fig. 2: how much each variant with text improves ``metric`` over the
+    acoustic-only variant (``modalities=audio``) of the same model and targets, relative to it.
+
+    Per (arch, variant with text): the baseline is the acoustic-only variant with the same
+    ``targets=``; ``improvement`` = (mean − baseline mean) / |baseline mean| over the seeds' means,
+    and ``improvement_std`` the std over seeds of each seed's relative improvement.  Empty when the
+    sweep has no acoustic-only variants."""
+    rows = []
+    for arch, group in per_seed.groupby("arch", sort=False):
+        baselines = {_field(v, "targets"): g for v, g in group.groupby("variant", sort=False) if AUDIO_ONLY in v}
+        for variant, runs in group.groupby("variant", sort=False):
+            base = baselines.get(_field(variant, "targets"))
+            if AUDIO_ONLY in variant or base is None or runs[metric].isna().all():
+                continue
+            reference = float(base[metric].mean())
+            relative = (runs[metric].to_numpy() - reference) / abs(reference)
+            rows.append({"arch": arch, "variant": variant, "baseline": base["variant"].iloc[0],
+                         metric: float(runs[metric].mean()), f"baseline {metric}": reference,
+                         "improvement": float(relative.mean()),
+                         "improvement_std": float(relative.std(ddof=1)) if len(relative) > 1 else 0.0})
+    return pd.DataFrame(rows)
+
+
+def _field(variant: str, name: str) -> str | None:
+    """The value of ``name=`` in a variant's label (:func:`sertext.sweep.definition.describe`)."""
+    return next((token.partition("=")[2] for token in variant.split() if token.startswith(f"{name}=")), None)
+
+
 def missing_trials(runs: pd.DataFrame, archs, folds, seeds, variants=("-",)) -> pd.DataFrame:
     """The trials of the grid without a FINISHED run, with the status of their run if any
     (``FAILED``, ``KILLED``, ``RUNNING``) or ``missing``."""
@@ -372,6 +404,7 @@ class SweepTables:
     best_validation: pd.DataFrame = field(default_factory=pd.DataFrame)  # test metrics of those seeds
     strata: dict = field(default_factory=dict)  # "mode" / "dialogue_act" -> stratified_summary
     class_f1: dict = field(default_factory=dict)  # "all" / "mode" -> class_f1 (categorical)
+    improvements: pd.DataFrame = field(default_factory=pd.DataFrame)  # relative_improvements on valence CCC
     residuals: pd.DataFrame = field(default_factory=pd.DataFrame)  # regression: per-utterance residuals
     residual_tests: pd.DataFrame = field(default_factory=pd.DataFrame)  # … tested per dialogue act
     residual_fits: pd.DataFrame = field(default_factory=pd.DataFrame)  # … against the gold standard
@@ -445,6 +478,8 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         tables.class_f1 = {"all": class_f1(test), **({"mode": class_f1(test, "mode")} if "mode" in tables.strata
                                                       else {})}
     else:
+        if "ccc_valence" in per_seed.columns:
+            tables.improvements = relative_improvements(per_seed, "ccc_valence")
         tables.residuals = residuals(best_test)
         tables.residual_fits = residual_fits(tables.residuals)
         if "dialogue_act" in tables.residuals.columns:

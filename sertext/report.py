@@ -142,6 +142,7 @@ def _blocks(tables, out: Path) -> list[tuple]:
                    ("table", results_table(tables, cross=True), "cross_corpus")]
     blocks += _strata_blocks(tables, out)
     blocks += _class_f1_blocks(tables)
+    blocks += _improvement_blocks(tables, out)
     blocks += _residual_blocks(tables, out)
     blocks += [("h2", "Missing or failed trials")]
     blocks += [("table", _plain(tables.missing), "missing_trials")] if len(tables.missing) else [
@@ -317,6 +318,34 @@ def _class_f1_blocks(tables) -> list[tuple]:
                          + "; mean (std) over seeds."),
                    ("table", table.reset_index(), "f1_per_class" + ("_by_mode" if key == "mode" else ""))]
     return blocks
+
+
+def _improvement_blocks(tables, out: Path) -> list[tuple]:
+    """Atmaja & Akagi's Fig. 2: the relative improvement in valence CCC of each variant with text
+    over the acoustic-only variant with the same targets."""
+    if not len(tables.improvements):
+        return []
+    table = _by_model(tables.improvements).drop(columns="arch").round(4)
+    return [("h2", "Improvement over the acoustic-only model"),
+            ("p", "Valence CCC of each variant with text against the acoustic-only variant (`modalities=audio`) "
+                  "with the same targets: (CCC − baseline CCC) / |baseline CCC|, mean and std over seeds of "
+                  "each seed's relative improvement (Atmaja & Akagi's Fig. 2)."),
+            ("figure", _improvement_figure(tables.improvements, out),
+             "Relative improvement in valence CCC over the acoustic-only model"),
+            ("table", table, "improvements")]
+
+
+def _improvement_figure(improvements: pd.DataFrame, out: Path) -> str:
+    plt = _pyplot()
+    labels = [f"{model_name(a)} · {v}" for a, v in zip(improvements["arch"], improvements["variant"], strict=True)]
+    figure, axes = plt.subplots(figsize=(8.0, 0.9 + 0.32 * len(labels)), dpi=120)
+    axes.barh(range(len(labels)), 100 * improvements["improvement"], xerr=100 * improvements["improvement_std"],
+              capsize=3, color="#55a868")
+    axes.set_yticks(range(len(labels)), labels, fontsize=7)
+    axes.invert_yaxis()
+    axes.axvline(0, color="black", linewidth=0.8)
+    axes.set_xlabel("relative improvement in valence CCC (%)")
+    return _save(figure, out, "improvement_over_acoustic_only.png")
 
 
 def _residual_blocks(tables, out: Path) -> list[tuple]:

@@ -244,3 +244,20 @@ def test_seed_power_reads_the_spread_the_tests_see(sweep):
     assert row["paired_seeds_for_difference"] == np.ceil(
         aggregate.stats.seeds_needed(gaps.std(ddof=1), 0.01, paired=True) / 2)  # runs over 2 folds → seeds
     assert table.set_index("baseline").loc["text", "pairs"] == 5  # the failed text trial has no pair
+
+
+def test_relative_improvement_over_the_acoustic_only_variant_with_the_same_targets():
+    stl, mtl = "targets=valence loss=ccc", "targets=valence,arousal,dominance loss=ccc loss_weights=0.7,0.2,0.1"
+    audio_stl = "targets=valence loss=ccc modalities=audio optimizer=nadam"
+    audio_mtl = "targets=valence,arousal,dominance loss=ccc loss_weights=0.1,0.4,0.5 modalities=audio optimizer=nadam"
+    values = {stl: [0.40, 0.44], mtl: [0.30, 0.36], audio_stl: [0.20, 0.20], audio_mtl: [0.10, 0.14]}
+    per_seed = pd.DataFrame([{"arch": "lstmfusion", "variant": v, "seed": s, "ccc_valence": x}
+                             for v, xs in values.items() for s, x in enumerate(xs)])
+    table = aggregate.relative_improvements(per_seed, "ccc_valence").set_index("variant")
+    assert set(table.index) == {stl, mtl}  # the acoustic-only rows are the baselines
+    assert table.loc[stl, "baseline"] == audio_stl and table.loc[mtl, "baseline"] == audio_mtl
+    assert table.loc[stl, "improvement"] == pytest.approx((0.42 - 0.20) / 0.20)
+    assert table.loc[mtl, "improvement"] == pytest.approx((0.33 - 0.12) / 0.12)
+    assert table.loc[mtl, "improvement_std"] == pytest.approx(np.std([(0.30 - 0.12) / 0.12, (0.36 - 0.12) / 0.12],
+                                                                     ddof=1))
+    assert aggregate.relative_improvements(per_seed[per_seed.variant.isin([stl, mtl])], "ccc_valence").empty
