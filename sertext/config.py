@@ -123,6 +123,7 @@ class TrainConfig:
     loss: str | None = None  # "ce" (categorical), "mse" (one target) or "ccc" (several)
     loss_weights: tuple = (1.0, 1.0, 1.0)  # CCC weights per target (α, β, γ)
     bn_recalibration: bool = False  # re-estimate BatchNorm statistics after each epoch (small corpora)
+    standardise_targets: bool = False  # dimensional: train on z-scored targets (training-set mean, std)
     device: str = "auto"  # "auto": CUDA when present
     amp: bool = True  # mixed precision on GPU
 
@@ -165,6 +166,8 @@ class TrialConfig:
             raise ValueError(f"the categorical task trains with 'ce', not {self.train.loss!r}")
         if self.data.task == "dimensional" and self.train.loss == "ce":
             raise ValueError("the dimensional task trains with 'mse' or 'ccc', not 'ce'")
+        if self.data.task == "categorical" and self.train.standardise_targets:
+            raise ValueError("standardise_targets applies to the dimensional task; categorical targets are classes")
         if self.loss == "mse" and len(self.data.targets) != 1:
             raise ValueError(f"the MSE loss is single-task; got targets {self.data.targets}")
         if self.loss == "ccc" and len(self.train.loss_weights) != len(self.data.targets):

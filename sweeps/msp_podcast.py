@@ -35,7 +35,7 @@ def main() -> None:
                         help="four classes, or arousal/valence/dominance: single-task MSE per dimension "
                              "and the multitask CCC loss")
     args = parser.parse_args()
-    fixed = demo_settings() if args.demo else {}
+    fixed = demo_settings(args.task) if args.demo else {}
     cross = demo_root("iemocap", not args.quiet) if args.demo else args.iemocap_root
     if cross:
         fixed.update({"data.cross_corpus": "iemocap", "data.cross_root": cross})

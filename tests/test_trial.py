@@ -120,6 +120,8 @@ def test_config_errors_are_clear(iemocap_root, tmp_path):
         run_trial(_config(iemocap_root, tmp_path, **{"data.fold": "Ses09F"}))
     with pytest.raises(ValueError, match="single-task"):
         TrialConfig.from_dict({"data.task": "dimensional", "train.loss": "mse"})
+    with pytest.raises(ValueError, match="standardise_targets applies to the dimensional task"):
+        TrialConfig.from_dict({"train.standardise_targets": True})
 
 
 @pytest.mark.slow
@@ -177,6 +179,56 @@ def test_batch_norm_recalibration_gives_each_layer_the_statistics_of_its_inputs(
         assert np.allclose(norm.running_var.numpy(), sum(variances) / len(variances), rtol=1e-4, atol=1e-6)
         assert norm.num_batches_tracked.item() == 3
         assert norm.momentum == momentum
+
+
+def test_batch_norm_recalibration_sees_the_activations_of_evaluation_without_dropout():
+    """Dropout is off during the pass (BatchNorm alone trains): statistics taken with dropout on
+    carry its extra variance, which evaluation never sees.  Two passes agree, as no unit is dropped."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from sertext.models import build
+    from sertext.trial import _recalibrate_batch_norm, _Split
+
+    config = TrialConfig.from_dict({"data.root": "x", "data.fold": "f", "model.arch": "cnn14", "model.width": 0.0625,
+                                    "train.batch_size": 5, "train.crop_s": 0.4})
+    torch.manual_seed(0)
+    model = build("cnn14", n_outputs=4, width=0.0625, dropout=0.5)  # CNN14 drops out when model.training
+    modes = []
+    model.register_forward_pre_hook(lambda module, args, kwargs: modes.append(module.training), with_kwargs=True)
+    rng = np.random.default_rng(0)
+    mels = [rng.normal(size=(60, 64)).astype(np.float32) for _ in range(10)]
+    split = _Split([f"u{i}" for i in range(10)], {"log_mel": mels}, np.arange(10) % 4, pd.DataFrame(index=range(10)))
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    statistics = []
+    for _ in range(2):
+        _recalibrate_batch_norm(model, split, config, torch.Generator().manual_seed(1), torch.device("cpu"))
+        statistics.append([norm.running_var.clone() for norm in norms])
+
+    assert modes and not any(modes)
+    assert all(norm.training for norm in norms)
+    assert all(torch.equal(a, b) for a, b in zip(*statistics, strict=True))
+
+
+def test_standardised_targets_train_on_z_scores_and_predict_on_the_labels_scale():
+    """The training split's mean and std only; outputs mapped back exactly; off by default."""
+    import numpy as np
+    import pandas as pd
+
+    from sertext.trial import _Split, _TargetScale
+
+    targets = np.array([[1.0, 5.0], [3.0, 5.0], [5.0, 5.0]], dtype=np.float32)
+    train = _Split(["a", "b", "c"], {}, targets, pd.DataFrame(index=range(3)))
+    on = TrialConfig.from_dict({"data.task": "dimensional", "data.targets": ["arousal", "valence"],
+                                "train.loss_weights": [1, 1], "train.standardise_targets": True})
+    scale = _TargetScale.of(train, on)
+    z = scale.standardised(train).targets
+    assert np.allclose(z[:, 0], [-1.2247449, 0, 1.2247449]) and np.allclose(z[:, 1], 0)  # constant column: std 1
+    assert np.allclose(scale.restored(z), targets)
+    assert train.targets is targets  # the split itself is left as it was
+    off = _TargetScale.of(train, TrialConfig.from_dict({"data.task": "dimensional"}))
+    assert off.standardised(train) is train and off.restored(targets) is targets
 
 
 def test_per_speaker_normalisation_standardises_each_speaker():
