@@ -25,6 +25,7 @@ LABEL_CLIPPING = ("scale", "none")
 POOLINGS = ("max", "avg")
 PROBES = ("mlp", "linear")
 TOKEN_POSITIONS = ("tokens", "with_special", "drop_first_last")
+FUSIONS = ("hierarchical", "attention", "concat")  # wavfusion: Tzirakis et al.'s Table 3
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class ModelConfig:
     speech_model: str = ""  # crossrep: wav2vec 2.0 model name or local folder (paper: wav2vec2-large-lv60)
     bottleneck: int = 8  # crossrep: BLSTM size d per direction (Small 8, Large 128)
     downsample: int = 48  # crossrep: code every f frames (Small 48, Large 2)
-    fusion: str = "attention"  # wavfusion: "attention" (modality attention) or "concat"
+    fusion: str = "hierarchical"  # wavfusion: "hierarchical" (the paper's), "attention" or "concat"
     word_vectors: str = ""  # lstmfusion / wavfusion: GloVe/word2vec/fastText file; "": text_model's token embeddings
     modalities: str = "both"  # lstmfusion: "both", "audio" or "text" (the unimodal rows)
     pooling: str = "max"  # CNN14 family: 2×2 pooling after blocks 1-5, "max" as the multistage paper, "avg" as PANNs
@@ -93,7 +94,7 @@ class ModelConfig:
             raise ValueError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
         if self.width <= 0:
             raise ValueError(f"width must be positive, got {self.width}")
-        for name, allowed in (("fusion", ("attention", "concat")), ("modalities", ("both", "audio", "text")),
+        for name, allowed in (("fusion", FUSIONS), ("modalities", ("both", "audio", "text")),
                               ("pooling", POOLINGS), ("probe", PROBES), ("token_positions", TOKEN_POSITIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")

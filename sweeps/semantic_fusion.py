@@ -1,9 +1,10 @@
 """IEMOCAP leave-one-speaker-out, dimensional: the raw-waveform CNN + frame-aligned word vectors
-model with concatenation vs modality-attention fusion, × folds × seeds.
+model with concatenation, attention and hierarchical attention fusion, × folds × seeds.
 
 Table 3 of Tzirakis et al.: a 1-D CNN on the raw waveform (0.1 s frames) and word vectors aligned
-to the same frames through the transcript's forced alignment, fused by concatenation or by the
-paper's attention over the two modalities, then an LSTM and tanh outputs, trained with the CCC
+to the same frames through the transcript's forced alignment, fused by concatenation, by one
+attention over the two modalities (Eq. 5) or by the paper's hierarchical ("disentangled")
+attention (Eq. 4-7), then an LSTM and tanh outputs, trained with the CCC
 loss on arousal, valence and dominance (IEMOCAP has dominance where SEWA has liking).  With
 --demo: the demo corpus, two folds, a narrow waveform CNN, short training and two seeds.
 
@@ -13,7 +14,7 @@ Run:  python sweeps/semantic_fusion.py --demo
 
 from sertext.sweep import SweepConfig, definition_options, run_script, run_settings, run_sweep, seeds, sweep_parser
 
-FUSIONS = ("concat", "attention")
+FUSIONS = ("concat", "attention", "hierarchical")
 
 
 def main() -> None:

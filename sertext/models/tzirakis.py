@@ -6,9 +6,11 @@ Layout (docs/models.md (c), the public TF1 code ``models.py``), per 0.1 s frame:
   Conv1d 50 k8 → MaxPool 10 → Conv1d 125 k6 → MaxPool 5 → Conv1d 250 k6 → MaxPool 5 (each conv
   "same" + ReLU, each pool followed by dropout 0.5), the ``(steps, 250)`` result reshaped row-major
   back to ``(n_frames, frame_samples)`` (rows do not align exactly with frames, as in the code);
-* fusion with the frame's word vector: ``"attention"`` (the code's default, the paper's
-  "disentangled attention") or ``"concat"`` (the code's commented-out FC baseline, the paper's
-  concatenation row);
+* fusion with the frame's word vector, the three rows of the paper's Table 3:
+  ``"hierarchical"`` (the default: the paper's "disentangled attention" of Eq. 4-7, the code's
+  default), ``"attention"`` (Eq. 4-5 alone: one attention over the two projected modalities, then
+  a 512 layer so the LSTM sees the same width) or ``"concat"`` (the code's commented-out FC
+  baseline, the paper's concatenation row);
 * one LSTM layer of 256 with peepholes and cell clipping at 100 (TF1 ``LSTMCell``), written here
   as a small cell unrolled in Python since ``nn.LSTM`` has neither; linear 256 → ``n_outputs``.
 
@@ -44,8 +46,9 @@ Adaptations to IEMOCAP-style utterances (one speaker, utterance-level labels):
 * the utterance's output is the mean of its valid frames' outputs, so the CCC loss runs over
   utterances; the paper's runs over frames of 10 s sequences.
 
-At the paper's settings (``frame_samples=4410``, ``word_dim=100``, 3 outputs) the attention model
-has 7,211,559 parameters and the concatenation model 6,684,196.
+At the paper's settings (``frame_samples=4410``, ``word_dim=100``, 3 outputs) the hierarchical
+attention model has 7,211,559 parameters, the single attention model 6,160,933 and the
+concatenation model 6,684,196.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ import torch
 from torch import nn
 
 INPUTS = ("waveform", "words")
-FUSIONS = ("attention", "concat")
+FUSIONS = ("hierarchical", "attention", "concat")
 CONV_LAYERS = ((1, 50, 8, 10), (50, 125, 6, 5), (125, 250, 6, 5))  # in, out, kernel, pool
 TOTAL_POOL = math.prod(layer[3] for layer in CONV_LAYERS)  # 250 input samples per output step
 PROJECTED = 1024  # both modalities are projected to this size before attention
@@ -111,8 +114,26 @@ class ModalityAttention(nn.Module):
 
 
 class AttentionFusion(nn.Module):
-    """The code's default fusion: project both modalities to 1024 (ReLU), attend over them, three
-    512 branches (ReLU), attend over branches 1 and 2, then over that and branch 3."""
+    """Eq. 4-5 alone: project both modalities to 1024 (ReLU, as the code's projections), attend over
+    them, then one 512 layer (ReLU) so that the LSTM gets the width of the other fusions."""
+
+    def __init__(self, frame_samples: int, word_dim: int) -> None:
+        super().__init__()
+        self.project_audio = nn.Linear(frame_samples, PROJECTED)
+        self.project_words = nn.Linear(word_dim, PROJECTED)
+        self.modalities = ModalityAttention(PROJECTED)
+        self.output = nn.Linear(PROJECTED, BRANCH)
+
+    def forward(self, audio: torch.Tensor, words: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        fused, modality_weights = self.modalities(torch.relu(self.project_audio(audio)),
+                                                  torch.relu(self.project_words(words)))  # (B, T, 1024)
+        return torch.relu(self.output(fused)), {"modalities": modality_weights}  # (B, T, 512)
+
+
+class HierarchicalAttentionFusion(nn.Module):
+    """The paper's disentangled attention (Eq. 4-7), the code's default fusion: project both
+    modalities to 1024 (ReLU), attend over them, three 512 branches (ReLU), attend over branches 1
+    and 2, then over that and branch 3."""
 
     def __init__(self, frame_samples: int, word_dim: int) -> None:
         super().__init__()
@@ -144,6 +165,9 @@ class ConcatFusion(nn.Module):
     def forward(self, audio: torch.Tensor, words: torch.Tensor) -> tuple[torch.Tensor, dict]:
         both = torch.cat([torch.relu(self.project_audio(audio)), torch.relu(self.project_words(words))], dim=-1)
         return torch.relu(self.combine(both)), {}  # (B, T, 512)
+
+
+_FUSION_MODULES = {"hierarchical": HierarchicalAttentionFusion, "attention": AttentionFusion, "concat": ConcatFusion}
 
 
 class PeepholeLSTM(nn.Module):
@@ -196,7 +220,7 @@ class TzirakisModel(nn.Module):
     the layout and every deviation from the paper and its code.
     """
 
-    def __init__(self, n_outputs: int = 3, *, fusion: str = "attention", frame_samples: int = 2205,
+    def __init__(self, n_outputs: int = 3, *, fusion: str = "hierarchical", frame_samples: int = 2205,
                  word_dim: int = 100, output_range: tuple[float, float] | None = (1.0, 5.0),
                  width: float = 1.0) -> None:
         super().__init__()
@@ -208,7 +232,7 @@ class TzirakisModel(nn.Module):
         self.word_dim = word_dim
         self.output_range = output_range
         self.paralinguistic = ParalinguisticExtractor(width=width)
-        self.fusion = (AttentionFusion if fusion == "attention" else ConcatFusion)(frame_samples, word_dim)
+        self.fusion = _FUSION_MODULES[fusion](frame_samples, word_dim)
         self.lstm = PeepholeLSTM(BRANCH, HIDDEN)
         self.out = nn.Linear(HIDDEN, n_outputs)
         _init_glorot(self)
@@ -224,13 +248,14 @@ class TzirakisModel(nn.Module):
     @torch.no_grad()
     def attention_weights(self, waveform: torch.Tensor, waveform_lengths: torch.Tensor, words: torch.Tensor,
                           words_lengths: torch.Tensor | None = None) -> dict:
-        """The attention fusion's weights per frame, each ``(B, T, 2)``: ``modalities`` (audio,
-        words), ``branches`` (branch 1, branch 2) and ``final`` (that result, branch 3).
+        """The attention weights per frame, each ``(B, T, 2)``: ``modalities`` (audio, words); with
+        the hierarchical fusion also ``branches`` (branch 1, branch 2) and ``final`` (that result,
+        branch 3).
 
         Raises:
             ValueError: for the concatenation fusion, which has none.
         """
-        if not isinstance(self.fusion, AttentionFusion):
+        if isinstance(self.fusion, ConcatFusion):
             raise ValueError("the concat fusion has no attention weights")
         return self._fuse(waveform, waveform_lengths, words, words_lengths)[1]
 

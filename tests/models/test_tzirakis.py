@@ -21,7 +21,7 @@ def _inputs(lengths, *, frame_samples=250, word_dim=8, n_frames=None, seed=0):
     }
 
 
-@pytest.mark.parametrize("fusion", ["attention", "concat"])
+@pytest.mark.parametrize("fusion", ["hierarchical", "attention", "concat"])
 def test_output_shape_and_range(fusion):
     torch.manual_seed(0)
     model = TzirakisModel(4, fusion=fusion, frame_samples=250, word_dim=8).eval()
@@ -53,11 +53,13 @@ def test_attention_weights_are_distributions_over_two_inputs():
     for value in weights.values():
         assert value.shape == (2, 4, 2) and (value > 0).all()
         assert torch.allclose(value.sum(dim=-1), torch.ones(2, 4))
+    single = TzirakisModel(3, fusion="attention", frame_samples=250, word_dim=8).eval()
+    assert sorted(single.attention_weights(**_inputs([4, 2]))) == ["modalities"]
     with pytest.raises(ValueError, match="no attention weights"):
         TzirakisModel(3, fusion="concat", frame_samples=250, word_dim=8).attention_weights(**_inputs([2]))
 
 
-@pytest.mark.parametrize("fusion", ["attention", "concat"])
+@pytest.mark.parametrize("fusion", ["hierarchical", "attention", "concat"])
 def test_padding_does_not_change_an_utterance(fusion):
     torch.manual_seed(0)
     # 105-sample frames need the same padding to 50 frames as 2205-sample ones (gcd with 250 is 5),
@@ -117,16 +119,20 @@ def _paper_parameter_count(fusion: str, *, frame_samples=4410, word_dim=100, n_o
     """From docs/models.md (c): layers as (inputs, outputs) with a bias each."""
     dense = lambda n_in, n_out: n_in * n_out + n_out  # noqa: E731
     convs = dense(1 * 8, 50) + dense(50 * 6, 125) + dense(125 * 6, 250)
-    if fusion == "attention":
+    if fusion == "hierarchical":
         fusion_count = (dense(frame_samples, 1024) + dense(word_dim, 1024) + dense(1024, 1)  # projections, scorer
                         + 3 * dense(1024, 512) + 2 * dense(512, 1))  # branches, two pairwise scorers
+    elif fusion == "attention":
+        fusion_count = (dense(frame_samples, 1024) + dense(word_dim, 1024) + dense(1024, 1)  # projections, scorer
+                        + dense(1024, 512))  # the layer to the LSTM's width
     else:
         fusion_count = dense(frame_samples, 1024) + dense(word_dim, 1024) + dense(2048, 512)
     lstm = dense(512 + 256, 4 * 256) + 3 * 256  # TF LSTMCell: one kernel over [x, h], one bias, 3 peepholes
     return convs + fusion_count + lstm + dense(256, n_outputs)
 
 
-@pytest.mark.parametrize(("fusion", "documented"), [("attention", 7_211_559), ("concat", 6_684_196)])
+@pytest.mark.parametrize(("fusion", "documented"), [("hierarchical", 7_211_559), ("attention", 6_160_933),
+                                                    ("concat", 6_684_196)])
 def test_parameter_count_at_the_papers_settings(fusion, documented):
     model = TzirakisModel(3, fusion=fusion, frame_samples=4410, word_dim=100)
     assert count_parameters(model) == _paper_parameter_count(fusion) == documented  # the count in the module docstring
