@@ -88,6 +88,13 @@ def test_inputs_are_checked():
         TzirakisModel(3, fusion="sum")
 
 
+def test_the_trial_config_offers_the_models_fusions():
+    from sertext.config import FUSIONS as CONFIG_FUSIONS
+    from sertext.models.tzirakis import FUSIONS
+
+    assert CONFIG_FUSIONS == FUSIONS
+
+
 def _tf_peephole_lstm(x, kernel, bias, w_i, w_f, w_o, *, clip=100.0, forget_bias=1.0):
     """TF1 ``LSTMCell(use_peepholes=True, cell_clip)``: one kernel over [x, h], gates i, j, f, o."""
     sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
