@@ -38,6 +38,7 @@ def test_every_architecture_trains_with_finite_metrics(tiny_demo_root, tmp_path_
     ("lstmfusion", "dimensional", {"train.loss": "ccc", "train.loss_weights": [0.7, 0.2, 0.1]}),
     ("lstmfusion", "dimensional", {"data.targets": ["valence"], "train.loss": "ccc", "train.loss_weights": [1.0],
                                    "model.modalities": "audio", "train.optimizer": "nadam"}),  # the paper's, audio only
+    ("wavfusion", "dimensional", {"model.fusion": "hierarchical"}),
     ("wavfusion", "dimensional", {"model.fusion": "attention"}),
     ("wavfusion", "dimensional", {"model.fusion": "concat"}),
 ])
