@@ -25,6 +25,17 @@ from tests.fixtures import write_emotyda, write_iemocap, write_msp
 
 
 @pytest.fixture
+def one_thread():
+    """Tiny models run faster on one thread on the shared 2-core machine; restored afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def iemocap_root(tmp_path):
     root = tmp_path / "IEMOCAP_full_release"
     write_iemocap(root)

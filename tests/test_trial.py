@@ -298,17 +298,6 @@ def test_cross_corpus_evaluation_predicts_the_whole_other_corpus(tiny_demo_root,
 
 
 # --- each paper's training and model choices ----------------------------------------------------
-@pytest.fixture
-def one_thread():
-    """Tiny models run much faster on one thread on a shared 2-core machine; restored afterwards."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _resolved(arch, **overrides):
     return TrialConfig.from_dict({"data.root": "x", "data.fold": "f", "model.arch": arch, **overrides}).resolved()
 

@@ -30,14 +30,6 @@ NO_GAME = AdversarialConfig(steps=0, warmup_steps=0, hidden=4)  # the proxy is t
 RANDOM_START = AdversarialConfig(steps=0, warmup_steps=0, hidden=4, init="random")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _anisotropic(rng, n, d):
     return rng.standard_normal((n, d)) * np.linspace(0.3, 1.5, d)
 

@@ -15,15 +15,6 @@ from sertext.semantic.speech2vec import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The test machine's cores are shared: run torch on one thread, restore afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def synthetic_corpus(*, seed=0, n_types=4, n_features=6, n_utterances=8):
     """Word segments with one frame pattern per type (a level plus a ramp) and noise 0.1.
 
