@@ -182,7 +182,7 @@ def feature(kind: str, sizes: dict, rng: np.random.Generator):
               "wav2vec": (sizes["wav2vec"][0], frames_20ms, sizes["wav2vec"][1]), "autovc_mel": (frames_20ms, 80),
               "speaker": (256,), "token_states": (122, sizes["token_dim"]), "acoustic_stats": (68,),
               "word_sequence": (sizes["words"], sizes["word_dim"]), "waveform_frames": (frames_100ms, 2205),
-              "aligned_words": (frames_100ms, sizes["frame_word_dim"])}
+              "semantic_frames": (frames_100ms, sizes["frame_word_dim"])}
     dtype = np.float16 if kind == "wav2vec" else np.float32  # wav2vec states are cached as float16
     return rng.standard_normal(shapes[kind], dtype=np.float32).astype(dtype)
 

@@ -26,6 +26,11 @@ POOLINGS = ("max", "avg")
 PROBES = ("mlp", "linear")
 TOKEN_POSITIONS = ("tokens", "with_special", "drop_first_last")
 FUSIONS = ("hierarchical", "attention", "concat")  # wavfusion: Tzirakis et al.'s Table 3
+# wavfusion's semantic input (Tzirakis et al.'s Table 2): a fold's aligned Speech2Vec (the paper's
+# model), Speech2Vec or Word2Vec (sertext.semantic.space), or "vectors": model.word_vectors / the
+# text model's token embeddings of the transcript's words
+SEMANTICS = ("aligned_speech2vec", "speech2vec", "word2vec", "vectors")
+ALIGNMENT_DICTIONARIES = ("induced", "shared_words")  # sertext.semantic.alignment
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,11 @@ class ModelConfig:
     downsample: int = 48  # crossrep: code every f frames (Small 48, Large 2)
     fusion: str = "hierarchical"  # wavfusion: "hierarchical" (the paper's), "attention" or "concat"
     word_vectors: str = ""  # lstmfusion / wavfusion: GloVe/word2vec/fastText file; "": text_model's token embeddings
-    modalities: str = "both"  # lstmfusion: "both", "audio" or "text" (the unimodal rows)
+    # lstmfusion, wavfusion: "both", "audio" or "text" (the unimodal rows; wavfusion's "text" is its
+    # semantic network alone, speech-only with the Speech2Vec inputs)
+    modalities: str = "both"
+    semantic: str = "aligned_speech2vec"  # wavfusion: one of SEMANTICS
+    alignment_dictionary: str = "induced"  # aligned_speech2vec: the paper's induced dictionary or "shared_words"
     pooling: str = "max"  # CNN14 family: 2×2 pooling after blocks 1-5, "max" as the multistage paper, "avg" as PANNs
     probe: str = "mlp"  # crossrep: speaker probe of the codes, "mlp" (the paper's Table 3) or "linear" (lighter)
     sigmoid_outputs: bool = False  # textcnn: the public code's sigmoid(z) as logits; False: the paper's Eq. 3
@@ -95,6 +104,7 @@ class ModelConfig:
         if self.width <= 0:
             raise ValueError(f"width must be positive, got {self.width}")
         for name, allowed in (("fusion", FUSIONS), ("modalities", ("both", "audio", "text")),
+                              ("semantic", SEMANTICS), ("alignment_dictionary", ALIGNMENT_DICTIONARIES),
                               ("pooling", POOLINGS), ("probe", PROBES), ("token_positions", TOKEN_POSITIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")

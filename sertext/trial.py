@@ -88,7 +88,7 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
     _seed_everything(config.train.seed)
     device = _device(config.train.device)
     table, classes = _task_table(config)
-    splits = _prepare_splits(table, config, progress)
+    splits, feature_metrics = _prepare_splits(table, config, progress)
     scale = _TargetScale.of(splits["train"], config)
     splits["train"] = scale.standardised(splits["train"])
     _seed_everything(config.train.seed)  # again: extracting features (or finding them cached) may draw numbers
@@ -118,7 +118,7 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
             reporter(epoch, record)
 
     model.load_state_dict(state["best_model"])
-    results, predictions = {}, {}
+    results, predictions = dict(feature_metrics), {}
     for split in [s for s in ("dev", "test", "cross") if s in splits]:
         if split == "dev":  # the best epoch's outputs: the best model would only compute them again
             outputs = state["best_dev_outputs"].numpy()
@@ -158,25 +158,46 @@ def _clip_to_scale(table: pd.DataFrame, targets: list, corpus: str) -> pd.DataFr
     return table.assign(**{t: table[t].clip(low, high) for t in targets})
 
 
-def _prepare_splits(table: pd.DataFrame, config: TrialConfig, progress: bool) -> dict:
+def fold_training(config: TrialConfig) -> pd.DataFrame:
+    """The training utterances of the trial's fold, as the trial reads them (what features trained
+    per fold are trained on)."""
+    table, _ = _task_table(config)
+    return table[table["utt_id"].isin(set(_fold(table, config).train))]
+
+
+def _fold(table: pd.DataFrame, config: TrialConfig):
     folds = {f.name: f for f in make_folds(table, config.data.protocol)}
     if config.data.fold not in folds:
         raise ValueError(f"fold {config.data.fold!r} is not in protocol {config.data.protocol}; "
                          f"folds: {sorted(folds)}")
-    fold = folds[config.data.fold]
+    return folds[config.data.fold]
+
+
+def _prepare_splits(table: pd.DataFrame, config: TrialConfig, progress: bool) -> tuple[dict, dict]:
+    """The fold's train, dev and test splits (and the cross-corpus one), and the metrics its
+    features report of themselves."""
+    fold = _fold(table, config)
     used = table[table["utt_id"].isin(set(fold.train + fold.dev + fold.test))]
-    features = _split_features(used, config, progress)
+    extractors = feature_extractors(config, used[used["utt_id"].isin(set(fold.train))], progress=progress)
+    features = _split_features(used, config, extractors, progress)
     splits = {name: _split(used, features, ids, config, f"fold {fold.name} has no {name} utterances")
               for name, ids in (("train", fold.train), ("dev", fold.dev), ("test", fold.test))}
     if config.data.cross_corpus:
         cross, _ = _task_table(config, config.data.cross_corpus, config.data.cross_root)
-        splits["cross"] = _split(cross, _split_features(cross, config, progress), list(cross["utt_id"]),
+        splits["cross"] = _split(cross, _split_features(cross, config, extractors, progress), list(cross["utt_id"]),
                                  config, f"{config.data.cross_corpus} has no labelled utterances")
-    return splits
+    return splits, _extractor_metrics(extractors)
 
 
-def _split_features(table: pd.DataFrame, config: TrialConfig, progress: bool) -> dict:
-    features = _features(table, config, progress)
+def _extractor_metrics(extractors: dict) -> dict:
+    """What features trained on the fold report of themselves: the semantic space's alignment
+    check (``semantic/aligned_cosine`` against ``semantic/random_cosine``, …)."""
+    space = getattr(extractors.get("semantic_frames"), "space", None)
+    return {} if space is None else {f"semantic/{name}": value for name, value in space.check.items()}
+
+
+def _split_features(table: pd.DataFrame, config: TrialConfig, extractors: dict, progress: bool) -> dict:
+    features = _features(table, config, extractors, progress)
     if config.data.normalise == "speaker" and "log_mel" in features:
         features["log_mel"] = _normalise_per_speaker(features["log_mel"], table)
     return features
@@ -225,11 +246,10 @@ class _TargetScale:
         return outputs if self.mean is None else (outputs * self.std + self.mean).astype(np.float32)
 
 
-def _features(table: pd.DataFrame, config: TrialConfig, progress: bool) -> dict:
+def _features(table: pd.DataFrame, config: TrialConfig, extractors: dict, progress: bool) -> dict:
     """``{feature kind: {utt_id: value}}`` for the inputs the architecture reads."""
     cache = FeatureCache(config.data.cache_dir or default_cache_dir())
-    features = {kind: extract(table, extractor, cache, progress=progress)
-                for kind, extractor in feature_extractors(config).items()}
+    features = {kind: extract(table, extractor, cache, progress=progress) for kind, extractor in extractors.items()}
     if "speaker" in features:  # the cross-representation paper's speaker identity: a mean per speaker
         means = speaker_embeddings(table, features["speaker"])
         features["speaker"] = {u: means[s] for u, s in zip(table["utt_id"], table["speaker"], strict=True)}

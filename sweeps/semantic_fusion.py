@@ -1,26 +1,35 @@
-"""IEMOCAP leave-one-speaker-out, dimensional: the raw-waveform CNN + frame-aligned word vectors
-model with concatenation, attention and hierarchical attention fusion, × folds × seeds.
+"""IEMOCAP leave-one-speaker-out, dimensional: Tzirakis et al.'s semantic and paralinguistic networks
+alone (Table 2) and fused three ways (Table 3), × folds × seeds.
 
-Table 3 of Tzirakis et al.: a 1-D CNN on the raw waveform (0.1 s frames) and word vectors aligned
-to the same frames through the transcript's forced alignment, fused by concatenation, by one
-attention over the two modalities (Eq. 5) or by the paper's hierarchical ("disentangled")
-attention (Eq. 4-7), then an LSTM and tanh outputs, trained with the CCC
-loss on arousal, valence and dominance (IEMOCAP has dominance where SEWA has liking).  With
---demo: the demo corpus, two folds, a narrow waveform CNN, short training and two seeds.
+The paralinguistic network is a 1-D CNN on the raw waveform (0.1 s frames); the semantic one reads
+a word vector per frame: Word2Vec on the fold's training transcripts, Speech2Vec on its training
+word segments, or Speech2Vec mapped onto Word2Vec (the paper's model: speech only at evaluation),
+each fold's trained on its training utterances alone.  Table 2: the semantic network alone with
+each of the three, and the paralinguistic network alone.  Table 3: both networks with the semantic
+input of --semantic, fused by concatenation, by one attention over the two modalities (Eq. 5) or by
+the paper's hierarchical ("disentangled") attention (Eq. 4-7).  An LSTM and tanh outputs follow,
+trained with the CCC loss on arousal, valence and dominance (IEMOCAP has dominance where SEWA has
+liking).  With --demo: the demo corpus, two folds, a narrow waveform CNN, short training, two seeds.
 
 Run:  python sweeps/semantic_fusion.py --demo
-      python sweeps/semantic_fusion.py --corpus-root /data/IEMOCAP_full_release --word-vectors wiki.en.vec
+      python sweeps/semantic_fusion.py --corpus-root /data/IEMOCAP_full_release
 """
 
+from sertext.config import SEMANTICS
 from sertext.sweep import SweepConfig, definition_options, run_script, run_settings, run_sweep, seeds, sweep_parser
 
 FUSIONS = ("concat", "attention", "hierarchical")
+TRAINED = ("word2vec", "speech2vec", "aligned_speech2vec")  # Table 2's semantic rows
 
 
 def main() -> None:
     parser = sweep_parser(__doc__)
+    parser.add_argument("--semantic", default="aligned_speech2vec", choices=SEMANTICS,
+                        help="the semantic input of the fusion rows (Table 3): the paper's aligned Speech2Vec "
+                             "(default), Speech2Vec, Word2Vec, or 'vectors' (--word-vectors, else the text "
+                             "model's token embeddings, of the transcript's words)")
     parser.add_argument("--word-vectors", default="",
-                        help="GloVe / word2vec / fastText text file (default: the text model's token embeddings)")
+                        help="GloVe / word2vec / fastText text file for --semantic vectors")
     args = parser.parse_args()
     options = definition_options(args)
     fixed = {"model.word_vectors": args.word_vectors} if args.word_vectors else {}
@@ -28,6 +37,9 @@ def main() -> None:
         fixed.update({"train.epochs": 2, "train.batch_size": 8, "model.width": 0.125})
         if not args.folds:
             options["folds"] = ("Ses01F", "Ses01M")
+    alone = (*({"model.modalities": "text", "model.semantic": semantic} for semantic in TRAINED),
+             {"model.modalities": "audio"})
+    fused = tuple({"model.fusion": fusion, "model.semantic": args.semantic} for fusion in FUSIONS)
     run_sweep(SweepConfig(
         name=args.name or ("iemocap-semantic-fusion-demo" if args.demo else "iemocap-semantic-fusion"),
         corpus="iemocap",
@@ -35,7 +47,7 @@ def main() -> None:
         task="dimensional",
         archs=("wavfusion",),
         seeds=seeds(args),
-        variants=tuple({"model.fusion": fusion} for fusion in FUSIONS),
+        variants=(*alone, *fused),
         metric="dev/ccc",
         fixed=fixed,
         **options,

@@ -1,10 +1,13 @@
 """One trial end to end on a tiny demo corpus: every architecture, tasks, determinism, resume."""
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 
 from sertext.config import TrialConfig
+from sertext.data.alignment import alignment_path
 from sertext.trial import run_trial
 from tests.fixtures import write_tiny_wav2vec
 
@@ -40,7 +43,9 @@ def test_every_architecture_trains_with_finite_metrics(tiny_demo_root, tmp_path_
                                    "model.modalities": "audio", "train.optimizer": "nadam"}),  # the paper's, audio only
     ("wavfusion", "dimensional", {"model.fusion": "hierarchical"}),
     ("wavfusion", "dimensional", {"model.fusion": "attention"}),
-    ("wavfusion", "dimensional", {"model.fusion": "concat"}),
+    ("wavfusion", "dimensional", {"model.fusion": "concat", "model.semantic": "vectors"}),  # transcript vectors
+    ("wavfusion", "dimensional", {"model.modalities": "text", "model.semantic": "word2vec"}),  # Table 2's rows
+    ("wavfusion", "dimensional", {"model.modalities": "audio", "model.semantic": "vectors"}),
 ])
 def test_seed_paper_families_train_with_finite_metrics_and_reuse_cached_features(
         tiny_demo_root, tmp_path_factory, arch, task, options):
@@ -51,6 +56,8 @@ def test_seed_paper_families_train_with_finite_metrics_and_reuse_cached_features
     result = run_trial(config)
     assert len(result.history) == 2 and all(math.isfinite(v) for v in result.metrics.values())
     assert ("dev/uar" if task == "categorical" else "dev/ccc") in result.metrics
+    if arch == "wavfusion" and options.get("model.semantic") != "vectors":  # the fold's alignment check
+        assert -1 <= result.metrics["semantic/aligned_cosine"] <= 1 and result.metrics["semantic/held_out_words"] >= 1
     if arch.startswith("crossrep"):  # the speaker-identification probe of the codes (train and dev speakers)
         assert 0 <= result.metrics["probe/speaker_uar"] <= 1 and result.metrics["probe/speakers"] == 9
         assert 0 <= result.metrics["probe/speaker_wa"] <= 1
@@ -82,6 +89,43 @@ def test_same_config_and_seed_give_identical_metrics(tiny_demo_root, tmp_path):
     assert first.predictions["test"].equals(second.predictions["test"])
     other = run_trial(_config(tiny_demo_root, tmp_path, **{"model.arch": "mfcnn14", "train.seed": 4}))
     assert other.history != first.history
+
+
+@pytest.mark.slow
+def test_speech_only_semantic_inputs_read_no_transcript_at_evaluation(tiny_demo_root, tmp_path):
+    """Tzirakis et al. discard the text at evaluation: with the test speaker's transcripts and the
+    words of its alignments replaced, an aligned-Speech2Vec model (trained afresh, with a fresh
+    cache) gives the same test predictions; a Word2Vec model's change."""
+    import shutil
+
+    from sertext.data import load_corpus
+
+    blanked = shutil.copytree(tiny_demo_root, tmp_path / "blanked")
+    test = load_corpus("iemocap", blanked).query("speaker == 'Ses01F'")
+    for path in {blanked / f"Session{int(u[3:5])}" / "dialog" / "transcriptions" / f"{dialog}.txt"
+                 for u, dialog in zip(test["utt_id"], test["dialog"], strict=True)}:
+        lines = [line.split(":", 1)[0] + ": something else" if line.split(" ")[0] in set(test["utt_id"]) else line
+                 for line in path.read_text().splitlines()]
+        path.write_text("\n".join(lines) + "\n")
+    for wav in test["path"]:
+        wdseg = alignment_path(wav, "wdseg")
+        wdseg.write_text("".join(re.sub(r"^(\s*\d+\s+\d+\s+-?\d+) (?!<)\S+$", r"\1 ELSEWHERE", line) + "\n"
+                                 for line in wdseg.read_text().splitlines()))
+    assert set(load_corpus("iemocap", blanked).query("speaker == 'Ses01F'")["text"]) == {"something else"}
+
+    def test_predictions(root, cache, semantic):
+        return run_trial(_config(root, cache, **{
+            "model.arch": "wavfusion", "data.task": "dimensional", "model.semantic": semantic,
+            "train.epochs": 1, "train.batch_size": 4})).predictions["test"]
+
+    original = test_predictions(Path(tiny_demo_root), tmp_path / "cache", "aligned_speech2vec")
+    # a fresh cache that holds only the fold's space: every feature is computed again from the
+    # blanked corpus, by the space its (unchanged) training utterances gave
+    shutil.copytree(tmp_path / "cache" / "semantic-space", tmp_path / "fresh" / "semantic-space")
+    assert original.equals(test_predictions(blanked, tmp_path / "fresh", "aligned_speech2vec"))
+    assert not test_predictions(Path(tiny_demo_root), tmp_path / "cache", "word2vec").equals(
+        test_predictions(blanked, tmp_path / "fresh", "word2vec"))
+    assert len(list((tmp_path / "fresh" / "semantic-space").rglob("*.npy"))) == 6  # no second space
 
 
 class Interrupt(Exception):

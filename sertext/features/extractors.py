@@ -4,25 +4,45 @@ sweep extracts once before its trials start."""
 
 from __future__ import annotations
 
-from sertext.config import TrialConfig
-from sertext.models import ARCHITECTURES
+import pandas as pd
 
-from . import LogMelExtractor, TextEmbeddingExtractor
+from sertext.config import TrialConfig, default_cache_dir
+from sertext.models import ARCHITECTURES
+from sertext.semantic.space import SemanticConfig
+
+from . import FeatureCache, LogMelExtractor, TextEmbeddingExtractor
 from .autovc_mel import AutoVCMelExtractor
 from .frames import AlignedWordsExtractor, WaveformFramesExtractor
 from .phones import PhoneExtractor
 from .pyaudio import AcousticStatsExtractor
+from .semantic import SemanticFramesExtractor
 from .speaker import SpeakerEmbeddingExtractor
 from .token_states import TokenStatesExtractor
 from .wav2vec import Wav2Vec2Extractor
 from .words import WordSequenceExtractor, load_word_vectors
 
 
-def feature_extractors(config: TrialConfig) -> dict:
+def feature_extractors(config: TrialConfig, training: pd.DataFrame | None = None, *, progress: bool = True) -> dict:
     """``{feature kind: extractor}`` for the cached features the trial's architecture reads
-    (``tokens`` are the raw transcripts and need none)."""
+    (``tokens`` are the raw transcripts and need none).
+
+    ``training`` is the fold's training utterances, which features trained per fold (wavfusion's
+    Word2Vec and Speech2Vec inputs) are trained on.
+
+    Raises:
+        ValueError: a per-fold feature without ``training``.
+    """
     m = config.model
     words = m.word_vectors or m.text_model  # a vectors file, else the transformer's token embeddings
+
+    def semantic_frames():
+        if m.semantic == "vectors":
+            return AlignedWordsExtractor(load_word_vectors(words))
+        if training is None:
+            raise ValueError(f"model.semantic={m.semantic!r} is trained per fold: pass the fold's training utterances")
+        return SemanticFramesExtractor(m.semantic, training, FeatureCache(config.data.cache_dir or default_cache_dir()),
+                                       SemanticConfig(dictionary=m.alignment_dictionary), progress=progress)
+
     factories = {
         "log_mel": LogMelExtractor,
         "text_embedding": lambda: TextEmbeddingExtractor(m.text_model, "mean", m.include_special_tokens,
@@ -35,7 +55,12 @@ def feature_extractors(config: TrialConfig) -> dict:
         "acoustic_stats": AcousticStatsExtractor,
         "word_sequence": lambda: WordSequenceExtractor(words),
         "waveform_frames": WaveformFramesExtractor,
-        "aligned_words": lambda: AlignedWordsExtractor(load_word_vectors(words)),
+        "semantic_frames": semantic_frames,
     }
     kinds = set(ARCHITECTURES[m.arch].inputs.values())
     return {kind: factories[kind]() for kind in sorted(kinds) if kind in factories}
+
+
+def trained_per_fold(config: TrialConfig) -> bool:
+    """Whether a feature the trial reads is trained on its fold (see :func:`feature_extractors`)."""
+    return "semantic_frames" in ARCHITECTURES[config.model.arch].inputs.values() and config.model.semantic != "vectors"

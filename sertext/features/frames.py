@@ -96,6 +96,12 @@ def spoken_words(segments: list[AlignedSegment]) -> list[tuple[str, AlignedSegme
     return [(word, segment) for word, segment in words if word]
 
 
+def speech_segments(segments: list[AlignedSegment]) -> list[AlignedSegment]:
+    """The segments that are speech: all but sentence markers and silences.  Fillers such as
+    ``++LAUGHTER++`` stay; which segments these are does not depend on what the words are."""
+    return [segment for segment in segments if segment.label not in NON_WORDS]
+
+
 def midpoint_frames(start_s: float, end_s: float, *, frame_s: float = FRAME_S) -> range:
     """Frames whose midpoint lies in ``[start_s, end_s)``.
 
@@ -121,15 +127,44 @@ def word_frames(segments: list[AlignedSegment], vectors, n_frames: int, *, frame
     Returns:
         Each frame holds the vector of the word covering its midpoint; other frames are zeros.
     """
-    out = np.zeros((n_frames, vectors.dim), dtype=np.float32)
     words = spoken_words(segments)
-    if not words:
-        return out
-    table = np.asarray(vectors.vectors([word for word, _ in words]), dtype=np.float32)
-    for row, (_, segment) in zip(table, words, strict=True):
+    table = np.asarray(vectors.vectors([word for word, _ in words]), dtype=np.float32).reshape(len(words), vectors.dim)
+    return place_on_frames(table, [segment for _, segment in words], n_frames, frame_s=frame_s)
+
+
+def place_on_frames(rows: np.ndarray, segments: list[AlignedSegment], n_frames: int, *,
+                    frame_s: float = FRAME_S) -> np.ndarray:
+    """``(n_frames, dim)`` float32: each frame holds the row of the segment covering its midpoint
+    (a later segment overwrites an earlier one), zeros elsewhere; segments beyond the grid are cut."""
+    out = np.zeros((n_frames, np.shape(rows)[1]), dtype=np.float32)
+    for row, segment in zip(rows, segments, strict=True):
         span = midpoint_frames(segment.start_s, segment.end_s, frame_s=frame_s)
         out[span.start:min(span.stop, n_frames)] = row
     return out
+
+
+def alignment_content(row, missing_alignments: set) -> bytes:
+    """An utterance's wav sample count and rate (its frame count) and its ``.wdseg`` bytes, the
+    content of the frame extractors; a missing ``.wdseg`` (IEMOCAP lacks two) is warned about with
+    its path, recorded in ``missing_alignments`` and read as empty (zero frames)."""
+    n_samples, sample_rate_hz = _wav_length(row.path)
+    path = alignment_path(row.path, "wdseg")
+    try:
+        alignment = path.read_bytes()
+    except FileNotFoundError:
+        warnings.warn(f"no word alignment {path}: {row.utt_id} gets zero word vectors", stacklevel=3)
+        missing_alignments.add(str(path))
+        alignment = b""
+    return f"{n_samples} {sample_rate_hz}\n".encode() + alignment
+
+
+def parse_alignment_content(row, data: bytes, *, frame_s: float = FRAME_S) -> tuple[list[AlignedSegment], int]:
+    """The segments and the utterance's frame count (:func:`frame_count`) from
+    :func:`alignment_content`'s bytes."""
+    header, alignment = data.split(b"\n", 1)
+    n_samples, sample_rate_hz = (int(v) for v in header.split())
+    segments = parse_segments(alignment.decode("utf-8", errors="replace"), str(alignment_path(row.path, "wdseg")))
+    return segments, frame_count(n_samples, sample_rate_hz, frame_s=frame_s)
 
 
 @dataclass(frozen=True)
@@ -180,24 +215,12 @@ class AlignedWordsExtractor:
         return {"frame_s": self.frame_s, "vectors": self.vectors.settings()}
 
     def content(self, row) -> bytes:
-        n_samples, sample_rate_hz = _wav_length(row.path)
-        path = alignment_path(row.path, "wdseg")
-        try:
-            alignment = path.read_bytes()
-        except FileNotFoundError:
-            warnings.warn(f"no word alignment {path}: {row.utt_id} gets zero word vectors", stacklevel=2)
-            self.missing_alignments.add(str(path))
-            alignment = b""
-        return f"{n_samples} {sample_rate_hz}\n".encode() + alignment
+        return alignment_content(row, self.missing_alignments)
 
     def compute(self, rows: list, contents: list[bytes]) -> list[np.ndarray]:
         out = []
         for row, data in zip(rows, contents, strict=True):
-            header, alignment = data.split(b"\n", 1)
-            n_samples, sample_rate_hz = (int(v) for v in header.split())
-            source = str(alignment_path(row.path, "wdseg"))
-            segments = parse_segments(alignment.decode("utf-8", errors="replace"), source)
-            n_frames = frame_count(n_samples, sample_rate_hz, frame_s=self.frame_s)
+            segments, n_frames = parse_alignment_content(row, data, frame_s=self.frame_s)
             out.append(word_frames(segments, self.vectors, n_frames, frame_s=self.frame_s))
         return out
 

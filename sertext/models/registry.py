@@ -143,8 +143,8 @@ ARCHITECTURES = {
     # at 5.0; no budget given: 50 epochs here.  The public TF code trains with Adam 5e-4, beta2 0.99,
     # batch 5 and no clipping (public_code).  Regression only in the paper: a categorical run uses
     # the CNN14 paper's weighted CE.
-    "wavfusion": Architecture("tzirakis:TzirakisModel", {"waveform": "waveform_frames", "words": "aligned_words"},
-                              ("fusion", "frame_samples", "word_dim", "output_range", "width"),
+    "wavfusion": Architecture("tzirakis:TzirakisModel", {"waveform": "waveform_frames", "words": "semantic_frames"},
+                              ("fusion", "frame_samples", "word_dim", "output_range", "width", "acoustic", "text"),
                               Training("adam", epochs=50, batch_size=25, lr=1e-4, grad_clip=5.0),
                               "Waveform + words",
                               infer={"frame_samples": ("waveform", _last_dim), "word_dim": ("words", _last_dim)},

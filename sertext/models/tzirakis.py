@@ -11,6 +11,10 @@ Layout (docs/models.md (c), the public TF1 code ``models.py``), per 0.1 s frame:
   default), ``"attention"`` (Eq. 4-5 alone: one attention over the two projected modalities, then
   a 512 layer so the LSTM sees the same width) or ``"concat"`` (the code's commented-out FC
   baseline, the paper's concatenation row);
+* or one network alone, the rows of the paper's Table 2 (``acoustic=False``: the semantic network,
+  ``text=False``: the paralinguistic one): its features FC 1024 → FC 512 (ReLU), as the
+  concatenation with the other modality left out (the paper does not describe its single-network
+  models; this keeps everything after the fusion the same);
 * one LSTM layer of 256 with peepholes and cell clipping at 100 (TF1 ``LSTMCell``), written here
   as a small cell unrolled in Python since ``nn.LSTM`` has neither; linear 256 → ``n_outputs``.
 
@@ -31,6 +35,14 @@ Where sertext follows which:
 * TF1 initialisation: Glorot-uniform kernels (the LSTM's over its whole ``[x, h]`` kernel, its
   peepholes as TF treats a vector), zero biases, forget bias 1.  The attention scorer's bias is
   kept for the code's parameter count, though it cancels in the softmax over modalities.
+
+The semantic input (``words``) is chosen by the trial's ``model.semantic``
+(:mod:`sertext.features.semantic`): the paper's aligned Speech2Vec (default; speech only at
+evaluation), Speech2Vec, Word2Vec, each trained per fold on its training utterances as the paper
+trains them on SEWA's training partition, or pretrained vectors of the transcript's words
+(``"vectors"``).  The public code's default instead reads a "cross-embedding" file of Word2Vec
+mapped into the Speech2Vec space (the opposite direction to the paper's Eq. 1-3) that it does not
+ship; sertext follows the paper.
 
 Adaptations to IEMOCAP-style utterances (one speaker, utterance-level labels):
 
@@ -167,6 +179,19 @@ class ConcatFusion(nn.Module):
         return torch.relu(self.combine(both)), {}  # (B, T, 512)
 
 
+class SingleModality(nn.Module):
+    """One network of the paper's Table 2 alone, the width of the fusions' output: its features FC
+    1024 (ReLU), then FC 512 (ReLU), as the concatenation's layers with the other modality left out."""
+
+    def __init__(self, in_features: int) -> None:
+        super().__init__()
+        self.project = nn.Linear(in_features, PROJECTED)
+        self.output = nn.Linear(PROJECTED, BRANCH)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        return torch.relu(self.output(torch.relu(self.project(features)))), {}  # (B, T, 512)
+
+
 _FUSION_MODULES = {"hierarchical": HierarchicalAttentionFusion, "attention": AttentionFusion, "concat": ConcatFusion}
 
 
@@ -222,17 +247,23 @@ class TzirakisModel(nn.Module):
 
     def __init__(self, n_outputs: int = 3, *, fusion: str = "hierarchical", frame_samples: int = 2205,
                  word_dim: int = 100, output_range: tuple[float, float] | None = (1.0, 5.0),
-                 width: float = 1.0) -> None:
+                 width: float = 1.0, acoustic: bool = True, text: bool = True) -> None:
         super().__init__()
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        if not (acoustic or text):
+            raise ValueError("at least one of acoustic (the paralinguistic network) and text (the semantic one)")
         if output_range is not None and not output_range[0] < output_range[1]:
             raise ValueError(f"output_range must be (low, high) with low < high, got {output_range}")
         self.frame_samples = frame_samples
         self.word_dim = word_dim
         self.output_range = output_range
-        self.paralinguistic = ParalinguisticExtractor(width=width)
-        self.fusion = _FUSION_MODULES[fusion](frame_samples, word_dim)
+        self.acoustic, self.text = acoustic, text
+        self.paralinguistic = ParalinguisticExtractor(width=width) if acoustic else None
+        if acoustic and text:
+            self.fusion = _FUSION_MODULES[fusion](frame_samples, word_dim)
+        else:
+            self.fusion = SingleModality(frame_samples if acoustic else word_dim)
         self.lstm = PeepholeLSTM(BRANCH, HIDDEN)
         self.out = nn.Linear(HIDDEN, n_outputs)
         _init_glorot(self)
@@ -255,14 +286,16 @@ class TzirakisModel(nn.Module):
         Raises:
             ValueError: for the concatenation fusion, which has none.
         """
-        if isinstance(self.fusion, ConcatFusion):
-            raise ValueError("the concat fusion has no attention weights")
+        if isinstance(self.fusion, (ConcatFusion, SingleModality)):
+            raise ValueError("the concat fusion and a single modality have no attention weights")
         return self._fuse(waveform, waveform_lengths, words, words_lengths)[1]
 
     def _fuse(self, waveform, waveform_lengths, words, words_lengths) -> tuple[torch.Tensor, dict]:
         _check_inputs(waveform, waveform_lengths, words, words_lengths, self.frame_samples, self.word_dim)
+        if not self.acoustic:
+            return self.fusion(words)
         audio = self.paralinguistic(waveform, waveform_lengths)  # (B, T, frame_samples)
-        return self.fusion(audio, words)
+        return self.fusion(audio, words) if self.text else self.fusion(audio)
 
     def _to_range(self, x: torch.Tensor) -> torch.Tensor:
         if self.output_range is None:

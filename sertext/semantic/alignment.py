@@ -81,6 +81,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from sertext.config import ALIGNMENT_DICTIONARIES
+
 
 @dataclass(frozen=True)
 class AdversarialConfig:
@@ -130,7 +132,7 @@ class AdversarialResult:
     accuracy_end: float
 
 
-DICTIONARIES = ("induced", "shared_words")  # align()'s dictionary modes; see the module docstring
+DICTIONARIES = ALIGNMENT_DICTIONARIES  # align()'s dictionary modes; see the module docstring
 
 
 @dataclass(frozen=True, eq=False)

@@ -4,6 +4,7 @@ to compute the same feature."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,16 +51,22 @@ def fold_names(sweep: SweepConfig, root: str, dialogue_acts: str | None) -> list
 
 
 def precompute_features(trials: list[Trial], corpus: Corpus, cache_dir: str, progress: bool = True) -> int:
-    """Extract every cached feature ``trials`` read (each extractor setting once); return how many
-    extractor settings there were."""
+    """Extract every cached feature ``trials`` read (each extractor setting once; features trained
+    per fold, with their fold's training utterances); return how many extractor settings there were."""
     from sertext.config import TrialConfig
     from sertext.data import load_corpus
     from sertext.features import FeatureCache, extract
-    from sertext.features.extractors import feature_extractors
+    from sertext.features.extractors import feature_extractors, trained_per_fold
+    from sertext.trial import fold_training
 
-    extractors = {}
+    training, extractors = {None: None}, {}
     for trial in trials:
-        for extractor in feature_extractors(TrialConfig.from_dict(trial.config)).values():
+        config = TrialConfig.from_dict(trial.config)
+        data = json.dumps(dataclasses.asdict(config.data), sort_keys=True, default=str) \
+            if trained_per_fold(config) else None
+        if data not in training:  # the same fold, task and labels: the same training utterances
+            training[data] = fold_training(config)
+        for extractor in feature_extractors(config, training[data], progress=progress).values():
             extractors[(extractor.name, json.dumps(extractor.settings(), sort_keys=True, default=str))] = extractor
     if extractors:
         table = load_corpus(trials[0].config["data.corpus"], corpus.root, dialogue_acts=corpus.dialogue_acts)

@@ -154,3 +154,21 @@ def test_gradients_are_finite_and_reach_every_layer():
     assert model.lstm.peephole_forget.grad.abs().sum() > 0
     assert model.paralinguistic.convs[0].weight.grad.abs().sum() > 0
     assert math.isclose(model.fusion.modalities.scorer.bias.grad.item(), 0.0, abs_tol=1e-6)  # cancels in softmax
+
+
+@pytest.mark.parametrize(("acoustic", "text"), [(True, False), (False, True)])
+def test_one_network_alone_reads_only_its_own_input(acoustic, text):
+    """Table 2's rows: the paralinguistic network alone ignores the semantic frames, the semantic
+    network alone has no waveform extractor and ignores the waveform."""
+    torch.manual_seed(0)
+    model = TzirakisModel(3, frame_samples=500, word_dim=6, width=0.1, acoustic=acoustic, text=text).eval()
+    assert (model.paralinguistic is not None) == acoustic
+    waveform, words, lengths = torch.randn(2, 4, 500), torch.randn(2, 4, 6), torch.tensor([4, 3])
+    out = model(waveform, lengths, words)
+    assert out.shape == (2, 3)
+    changed = model(torch.randn(2, 4, 500), lengths, words) if text else model(waveform, lengths, torch.randn(2, 4, 6))
+    assert torch.allclose(out, changed)
+    with pytest.raises(ValueError, match="have no attention weights"):
+        model.attention_weights(waveform, lengths, words)
+    with pytest.raises(ValueError, match="at least one of acoustic"):
+        TzirakisModel(3, acoustic=False, text=False)
