@@ -32,7 +32,8 @@ KEYS = ["arch", "variant", "fold", "seed"]
 def collect_runs(tracking_uri: str, experiment_id: str, parent_run_id: str) -> pd.DataFrame:
     """The sweep's child runs, one row each: ``run_id``, ``arch``, ``variant``, ``fold``, ``seed``,
     ``setting`` (the grid point or searched values), ``status``, ``stopped`` (stopped early by the
-    scheduler) and the final dev/test/cross metrics (and probes, ``probe/…``) MLflow holds."""
+    scheduler) and the final dev/test/cross metrics (and probes, ``probe/…``, and semantic spaces'
+    alignment checks, ``semantic/…``) MLflow holds."""
     rows = []
     for run in tracking.child_runs(tracking_uri, experiment_id, parent_run_id):
         tags = run.data.tags
@@ -41,7 +42,7 @@ def collect_runs(tracking_uri: str, experiment_id: str, parent_run_id: str) -> p
                      "setting": tags.get("setting", "-"), "status": run.info.status,
                      "stopped": tags.get(tracking.STOPPED_TAG) == "true",
                      **{k: v for k, v in run.data.metrics.items()
-                        if k.startswith(("dev/", "test/", "cross/", "probe/"))}})
+                        if k.startswith(("dev/", "test/", "cross/", "probe/", "semantic/"))}})
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", *KEYS, "setting", "status", "stopped"])
 
 
@@ -333,6 +334,17 @@ def probe_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return summary.join(grouped.size().rename("runs")).reset_index()
 
 
+def alignment_checks(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per fold, the alignment check of each semantic space its finished runs used (``semantic/…``
+    metrics, Tzirakis et al.'s Speech2Vec → Word2Vec map): one row per distinct space, as every run
+    of a fold with the same space settings logs the same values."""
+    columns = [c for c in runs.columns if c.startswith("semantic/")]
+    if not columns:
+        return pd.DataFrame()
+    finished = runs[runs["status"] == "FINISHED"].dropna(subset=columns, how="all")
+    return finished[["fold", *columns]].drop_duplicates().sort_values("fold").reset_index(drop=True)
+
+
 def best_trials(runs: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, int]:
     """Per (arch, variant, fold, seed) cell, the FINISHED run with the highest ``metric``.
 
@@ -415,6 +427,7 @@ class SweepTables:
     chosen: pd.DataFrame = field(default_factory=pd.DataFrame)  # choose_settings: one setting per model
     stopped: pd.DataFrame = field(default_factory=pd.DataFrame)  # stopped_trials: set aside, not failed
     probes: pd.DataFrame = field(default_factory=pd.DataFrame)  # probe_summary: e.g. speaker ID from codes
+    alignment: pd.DataFrame = field(default_factory=pd.DataFrame)  # alignment_checks of semantic spaces
 
 
 def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, audio: str | None = None,
@@ -474,6 +487,7 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
                    f"each cell keeps its run with the best {select_by}." if set_aside else ""),
         chosen=chosen, stopped=stopped)
     tables.probes = probe_summary(runs)
+    tables.alignment = alignment_checks(runs)
     if task == "categorical":
         tables.class_f1 = {"all": class_f1(test), **({"mode": class_f1(test, "mode")} if "mode" in tables.strata
                                                       else {})}

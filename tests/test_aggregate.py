@@ -261,3 +261,14 @@ def test_relative_improvement_over_the_acoustic_only_variant_with_the_same_targe
     assert table.loc[mtl, "improvement_std"] == pytest.approx(np.std([(0.30 - 0.12) / 0.12, (0.36 - 0.12) / 0.12],
                                                                      ddof=1))
     assert aggregate.relative_improvements(per_seed[per_seed.variant.isin([stl, mtl])], "ccc_valence").empty
+
+
+def test_alignment_checks_give_one_row_per_fold_space_from_finished_runs():
+    runs = pd.DataFrame({
+        "fold": ["Ses01F", "Ses01F", "Ses01M", "Ses01M", "Ses02F"], "seed": [0, 1, 0, 1, 0],
+        "status": ["FINISHED", "FINISHED", "FINISHED", "FINISHED", "FAILED"],
+        "semantic/aligned_cosine": [0.5, 0.5, 0.4, 0.4, 0.9], "semantic/random_cosine": [0.0, 0.0, 0.1, 0.1, 0.0]})
+    checks = aggregate.alignment_checks(runs.iloc[::-1])
+    assert checks.to_dict("list") == {"fold": ["Ses01F", "Ses01M"], "semantic/aligned_cosine": [0.5, 0.4],
+                                      "semantic/random_cosine": [0.0, 0.1]}
+    assert aggregate.alignment_checks(runs.drop(columns=["semantic/aligned_cosine", "semantic/random_cosine"])).empty

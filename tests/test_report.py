@@ -69,8 +69,13 @@ def test_regression_report_has_the_residual_analyses(tmp_path):
         assert best.loc[arch, "seed"] == dev.loc[dev[dev["arch"] == arch]["ccc"].idxmax(), "seed"]
         assert (tables.residuals["arch"] == arch).sum() == len(tables.residuals["utt_id"].unique()) * len(
             set(tables.residuals["target"]))
+    tables.alignment = pd.DataFrame({"fold": ["F1"], "semantic/aligned_cosine": [0.51234],
+                                     "semantic/random_cosine": [-0.0204]})  # as wavfusion trials log them
     write_report(tables, tmp_path / "report")
     markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "## Alignment of the semantic spaces" in markdown and "| F1 | 0.512 | -0.02 |" in markdown
+    assert "| fold | aligned cosine | random cosine |" in markdown
+    assert (tmp_path / "report" / "tables" / "alignment_checks.csv").is_file()
     for text in ("## Error residuals", "figures/residual_lines.png", "## Residuals per dialogue act",
                  "figures/residuals_by_dialogue_act.png", "| CCC (mean) |", "## Best validation model per architecture",
                  "| model | seed | CCC valence | MSE valence |", "CCC valence (S / I)"):

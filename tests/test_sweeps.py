@@ -62,7 +62,7 @@ def _run_demo(script, tmp_path, *args):
         [sys.executable, str(SWEEPS / script), "--demo", "--seeds", "0", "--quiet", "--tracking-uri", uri,
          "--storage-path", str(tmp_path / "ray"), "--cache-dir", str(tmp_path / "cache"), *args],
         capture_output=True, text=True, cwd=tmp_path, timeout=1800,  # a guard against a hang, not a budget
-        env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"})  # its own local Ray
+        env={**os.environ, "RAY_ADDRESS": "local"})  # its own local Ray, never one already running here
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(client.search_experiments()[0].name)
