@@ -50,7 +50,7 @@ def main() -> None:
         seeds=seeds(args),
         variants=tuple(variants),
         metric="dev/ccc",
-        fixed={**demo_settings("dimensional"), "train.lr": 0.001} if args.demo else {},
+        fixed=demo_settings("dimensional") if args.demo else {},
         per_arch=demo_per_arch() if args.demo else {},
         **options,
     ), run_settings(args))

@@ -16,6 +16,7 @@ Run:  python sweeps/msp_podcast.py --demo
 from sertext.sweep import (
     SweepConfig,
     definition_options,
+    demo_per_arch,
     demo_root,
     demo_settings,
     run_script,
@@ -51,6 +52,7 @@ def main() -> None:
         seeds=seeds(args),
         variants=variants,
         fixed=fixed,
+        per_arch=demo_per_arch() if args.demo else {},
         **definition_options(args),
     ), run_settings(args))
 
