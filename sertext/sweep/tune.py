@@ -101,8 +101,7 @@ def run_sweep(sweep: SweepConfig, settings: RunSettings | None = None) -> pd.Dat
 
     _init_ray()
     _check_tracking_reachable(tracking_uri)
-    has_gpus = ray.cluster_resources().get("GPU", 0) > 0
-    resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial if has_gpus else 0}
+    resources = trial_resources(settings)
     setup = _Setup(tracking_uri, experiment_id, parent_run_id, settings.cpus_per_trial, cache_dir, sweep.metric)
     outcome = _Outcome()
     try:
@@ -162,6 +161,30 @@ def _fit(sweep: SweepConfig, settings: RunSettings, run: TuneRun, resources: dic
     outcome.stopped += len(stopped)
 
 
+def trial_resources(settings: RunSettings) -> dict:
+    """What each Tune trial asks Ray for: its CPUs, and its GPU share when the cluster has GPUs (a
+    share of 0.5 packs two trials on each GPU)."""
+    has_gpus = ray.cluster_resources().get("GPU", 0) > 0
+    return {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial if has_gpus else 0}
+
+
+def check_assigned_gpus() -> None:
+    """Refuse to train on the CPU when Ray gave this trial a GPU that torch cannot use (a CPU-only
+    torch build, a driver mismatch): such a trial would run, silently, for days.
+
+    Raises:
+        RuntimeError: one line naming the assigned GPU and what torch sees.
+    """
+    import torch
+
+    assigned = ray.get_gpu_ids()
+    if assigned and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"Ray assigned GPU {','.join(map(str, assigned))} to this trial (CUDA_VISIBLE_DEVICES="
+            f"{os.environ.get('CUDA_VISIBLE_DEVICES', '')!r}) but torch {torch.__version__} sees no usable CUDA device "
+            f"(CUDA build: {torch.version.cuda or 'none'}); refusing to train on the CPU")
+
+
 def _param_space(run: TuneRun) -> dict:
     """A grid over the run's candidates (by their labels, which Tune shows), or one template
     candidate and the search space."""
@@ -204,6 +227,7 @@ def _trainable(config: dict, setup: _Setup, candidates: tuple[Candidate, ...]) -
     after each trial.  The last report carries ``DONE``."""
     import torch
 
+    check_assigned_gpus()
     torch.set_num_threads(max(1, int(setup.cpus)))
     trials = _trials_of(config, candidates)
     workdir = Path(tempfile.mkdtemp(prefix="sertext-trial-"))
