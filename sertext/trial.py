@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +32,7 @@ from sertext import metrics as M
 from sertext.config import TrialConfig, default_cache_dir
 from sertext.data import FOUR_CLASSES, four_class, load_corpus, make_folds
 from sertext.features import FeatureCache, extract
-from sertext.features.extractors import feature_extractors
+from sertext.features.extractors import feature_extractors, trained_per_fold
 from sertext.features.speaker import speaker_embeddings
 from sertext.losses import ccc_loss, inverse_frequency_weights
 from sertext.models import ARCHITECTURES, build
@@ -92,12 +93,8 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
     scale = _TargetScale.of(splits["train"], config)
     splits["train"] = scale.standardised(splits["train"])
     _seed_everything(config.train.seed)  # again: extracting features (or finding them cached) may draw numbers
-    model = _build_model(config, classes, splits).to(device)
-    steps_per_epoch = -(-len(splits["train"].ids) // config.train.batch_size)
-    optimizer, scheduler = _optimiser(model, config, steps_per_epoch)
-    generator = torch.Generator().manual_seed(config.train.seed)
-    fit = _Fit(model, optimizer, scheduler, _loss(config, splits["train"].targets, len(classes), device), generator,
-               torch.amp.GradScaler("cuda", enabled=_amp_dtype(config, device) == torch.float16), device)
+    fit = _new_fit(config, classes, splits, device)
+    model, optimizer, scheduler, generator = fit.model, fit.optimizer, fit.scheduler, fit.generator
 
     state = _load_checkpoint(config, model, optimizer, scheduler, generator)
     for epoch in range(state["epoch"], config.train.epochs):
@@ -449,6 +446,48 @@ class _Fit:
     generator: torch.Generator  # the order of the utterances and their crops
     scaler: torch.amp.GradScaler  # float16 mixed precision on GPUs without bfloat16
     device: torch.device
+
+
+def _new_fit(config: TrialConfig, classes: list, splits: dict, device: torch.device) -> _Fit:
+    """The model, optimiser, loss and random generator a trial trains with."""
+    model = _build_model(config, classes, splits).to(device)
+    steps_per_epoch = -(-len(splits["train"].ids) // config.train.batch_size)
+    optimizer, scheduler = _optimiser(model, config, steps_per_epoch)
+    return _Fit(model, optimizer, scheduler, _loss(config, splits["train"].targets, len(classes), device),
+                torch.Generator().manual_seed(config.train.seed),
+                torch.amp.GradScaler("cuda", enabled=_amp_dtype(config, device) == torch.float16), device)
+
+
+def training_step_seconds(config: TrialConfig | dict, *, steps: int = 2) -> tuple[float, int, str]:
+    """Seconds one training step of the trial's model takes on the trial's device (the mean of
+    ``steps`` after one warm-up step), on a batch of its fold's training utterances; the number
+    of training utterances in the fold; and the device: what ``--dry-run`` estimates a sweep's
+    work from.
+
+    Features trained per fold (wavfusion's Word2Vec and Speech2Vec) are replaced by the text
+    model's token embeddings of the same words: timing must not train a semantic space, and the
+    fusion network's cost barely depends on the word vectors' width.
+    """
+    config = (TrialConfig.from_dict(config) if isinstance(config, dict) else config).resolved()
+    if trained_per_fold(config):
+        config = replace(config, model=replace(config.model, semantic="vectors"))
+    device = _device(config.train.device)
+    table, classes = _task_table(config)
+    training = fold_training(config)
+    batch = table[table["utt_id"].isin(set(training["utt_id"][: max(2, config.train.batch_size)]))]
+    extractors = feature_extractors(config, training, progress=False)
+    split = _split(batch, _split_features(batch, config, extractors, False), list(batch["utt_id"]), config,
+                   "the fold has no training utterances")
+    fit = _new_fit(config, classes, {"train": split}, device)
+    _train_epoch(fit, split, config)  # warm-up: allocations, kernel selection
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(steps):
+        _train_epoch(fit, split, config)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - started) / steps, len(training), str(device)
 
 
 def _train_epoch(fit: _Fit, split: _Split, config: TrialConfig) -> float:

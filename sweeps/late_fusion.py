@@ -26,10 +26,11 @@ def main() -> None:
                         help="MLflow store or server (default: $MLFLOW_TRACKING_URI, else SQLite in mlflow/)")
     parser.add_argument("--storage-path", default="", help="Ray Tune results (default ./ray_results)")
     parser.add_argument("--quiet", action="store_true", help="no progress output from Ray Tune")
+    parser.add_argument("--dry-run", action="store_true", help="print what it would score; run nothing")
     args = parser.parse_args()
     run_fusion_sweep(args.source, tracking_uri=args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", ""),
                      points=args.points, audio=args.audio, text=args.text, storage_path=args.storage_path,
-                     progress=not args.quiet)
+                     progress=not args.quiet, dry_run=args.dry_run)
 
 
 if __name__ == "__main__":

@@ -14,14 +14,14 @@ from mlflow.tracking import MlflowClient
 
 SWEEPS = Path(__file__).resolve().parent.parent / "sweeps"
 SHARED_OPTIONS = ("--demo", "--corpus-root", "--seeds", "--folds", "--gpus-per-trial", "--max-concurrent",
-                  "--tracking-uri", "--restart")
+                  "--tracking-uri", "--restart", "--dry-run")
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in SWEEPS.glob("*.py")))
 def test_every_sweep_explains_itself(script):
     run = subprocess.run([sys.executable, str(SWEEPS / script), "--help"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert "Run:" in run.stdout
+    assert "Run:" in run.stdout and "--dry-run" in run.stdout
     if script != "late_fusion.py":  # the training sweeps share their options
         assert all(option in run.stdout for option in SHARED_OPTIONS)
 

@@ -5,6 +5,7 @@
 - :mod:`.settings`: :class:`RunSettings`, how it runs (resources, stores, progress);
 - :mod:`.prepare`: the corpus, its folds and the features, extracted once before any trial;
 - :mod:`.state`: the marker beside Tune's state and the sweep's MLflow parent run;
+- :mod:`.plan`: ``--dry-run``, the sweep's trials, features and estimated cost, without running it;
 - :mod:`.tune`: the Ray Tune driver, :func:`run_sweep` (the only module that imports ray);
 - :mod:`.fusion_sweep`: :func:`run_fusion_sweep`, the late-fusion weight search as a sweep;
 - :mod:`.summary`: the results table printed at the end, and the report;
@@ -21,10 +22,16 @@ from .settings import RunSettings
 
 
 def run_sweep(sweep: SweepConfig, settings: RunSettings | None = None):
-    """Run (or resume) a sweep: :func:`sertext.sweep.tune.run_sweep`."""
+    """Run (or resume) a sweep: :func:`sertext.sweep.tune.run_sweep`; with ``settings.dry_run``
+    print its plan instead (:func:`sertext.sweep.plan.print_plan`)."""
+    settings = settings or RunSettings()
+    if settings.dry_run:
+        from .plan import print_plan
+
+        return print_plan(sweep, settings)
     from .tune import run_sweep as run
 
-    return run(sweep, settings or RunSettings())
+    return run(sweep, settings)
 
 
 def run_fusion_sweep(source: str, **options):

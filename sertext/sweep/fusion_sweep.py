@@ -14,20 +14,23 @@ if TYPE_CHECKING:
 
 
 def run_fusion_sweep(source: str, *, tracking_uri: str = "", points: int = 101, audio: str = "cnn14",
-                     text: str = "text", storage_path: str = "", progress: bool = True) -> pd.DataFrame:
+                     text: str = "text", storage_path: str = "", progress: bool = True,
+                     dry_run: bool = False) -> pd.DataFrame | None:
     """One trial per audio weight w1 of a ``points``-point grid (w2 = 1 − w1): it fuses the source
     sweep's stored dev and test predictions of every fold and seed at w1 and logs one MLflow child
     run (param ``fusion.w_audio``; metrics ``dev/<score>`` and ``test/<score>``, the means over
     folds and seeds of UAR or mean CCC) under a parent run in the experiment ``<source>-fusion``.
     The weights :mod:`sertext.fusion` chooses per fold on dev are in the source sweep's report.
 
+    With ``dry_run``, print how many weights and prediction pairs it would score, and stop.
+
     Returns:
-        One row per weight: ``w_audio``, ``dev/<score>``, ``test/<score>``.
+        One row per weight: ``w_audio``, ``dev/<score>``, ``test/<score>`` (``None`` for a dry run).
     """
     import pandas as pd
 
     from sertext import aggregate, tracking
-    from sertext.fusion import weight_grid
+    from sertext.fusion import run_pairs, weight_grid
 
     from .tune import run_function_grid
 
@@ -37,6 +40,11 @@ def run_fusion_sweep(source: str, *, tracking_uri: str = "", points: int = 101, 
     runs = runs[runs["arch"].isin([audio, text])]
     dev, test = (aggregate.collect_predictions(tracking_uri, runs, split) for split in ("dev", "test"))
     name = f"{source}-fusion"
+    if dry_run:
+        pairs = sum(1 for _ in run_pairs(dev, test, audio, text))
+        print(f"dry run of {name}: {points} weights × {pairs} (fold, seed) pairs of {audio} and {text} predictions, "
+              f"fused from the stored predictions (no training: seconds); nothing is logged")
+        return None
     fusion_experiment = tracking.prepare_experiment(tracking_uri, name)
     fusion_parent = tracking.start_parent_run(tracking_uri, fusion_experiment, name,
                                               {"source": source, "points": points, "audio": audio, "text": text})

@@ -53,9 +53,22 @@ def fold_names(sweep: SweepConfig, root: str, dialogue_acts: str | None) -> list
 def precompute_features(trials: list[Trial], corpus: Corpus, cache_dir: str, progress: bool = True) -> int:
     """Extract every cached feature ``trials`` read (each extractor setting once; features trained
     per fold, with their fold's training utterances); return how many extractor settings there were."""
-    from sertext.config import TrialConfig
     from sertext.data import load_corpus
     from sertext.features import FeatureCache, extract
+
+    extractors = distinct_extractors(trials, progress)
+    if extractors:
+        table = load_corpus(trials[0].config["data.corpus"], corpus.root, dialogue_acts=corpus.dialogue_acts)
+        cache = FeatureCache(cache_dir)
+        for extractor in extractors:
+            extract(table, extractor, cache, progress=progress)
+    return len(extractors)
+
+
+def distinct_extractors(trials: list[Trial], progress: bool = True) -> list:
+    """The extractors of every feature ``trials`` read, one per extractor setting (those trained per
+    fold get their fold's training utterances)."""
+    from sertext.config import TrialConfig
     from sertext.features.extractors import feature_extractors, trained_per_fold
     from sertext.trial import fold_training
 
@@ -68,9 +81,4 @@ def precompute_features(trials: list[Trial], corpus: Corpus, cache_dir: str, pro
             training[data] = fold_training(config)
         for extractor in feature_extractors(config, training[data], progress=progress).values():
             extractors[(extractor.name, json.dumps(extractor.settings(), sort_keys=True, default=str))] = extractor
-    if extractors:
-        table = load_corpus(trials[0].config["data.corpus"], corpus.root, dialogue_acts=corpus.dialogue_acts)
-        cache = FeatureCache(cache_dir)
-        for extractor in extractors.values():
-            extract(table, extractor, cache, progress=progress)
-    return len(extractors)
+    return list(extractors.values())

@@ -37,6 +37,9 @@ def sweep_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--name", default="", help="sweep / MLflow experiment name")
     parser.add_argument("--restart", action="store_true", help="start over instead of resuming this sweep")
     parser.add_argument("--quiet", action="store_true", help="no progress output from Ray Tune")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the trials, the features to extract (count, cache size) and an estimate of the "
+                             "training time from one timed step per architecture on this machine; run nothing")
     return parser
 
 
@@ -52,7 +55,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
         max_failures=args.max_failures, tracking_uri=args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", ""),
         storage_path=args.storage_path, cache_dir=args.cache_dir, report_dir=args.report_dir, restart=args.restart,
-        progress=not args.quiet)
+        progress=not args.quiet, dry_run=args.dry_run)
 
 
 def seeds(args: argparse.Namespace, paper: tuple = (0, 1, 2, 3, 4), demo: tuple = (0, 1)) -> tuple:

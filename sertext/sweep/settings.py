@@ -20,6 +20,7 @@ class RunSettings:
         report_dir: the report goes to ``report_dir/<name>`` and into the parent run; ``""``: none.
         restart: start over instead of resuming a previous launch of the same sweep.
         progress: progress bars and Ray Tune's status table.
+        dry_run: only print what the sweep would do and an estimate of its cost (:mod:`.plan`).
     """
 
     cpus_per_trial: float = 1.0
@@ -32,3 +33,4 @@ class RunSettings:
     report_dir: str = "reports"
     restart: bool = False
     progress: bool = True
+    dry_run: bool = False

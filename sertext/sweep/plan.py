@@ -1,0 +1,128 @@
+"""``--dry-run``: what a sweep would cost, before it is spent.
+
+:func:`print_plan` resolves the corpus and expands the definition as a run would, then prints
+
+* the trials, per architecture;
+* each feature the trials read: how many utterances still need extracting, and, from two of them
+  extracted here (and not stored), the time and cache space that will take;
+* per architecture, the training time: one training step timed on this machine's device (on a
+  batch of the fold's training utterances, :func:`sertext.trial.training_step_seconds`) times the
+  steps per epoch, the epochs and the trials; and the total with as many trials at once as this
+  machine holds.
+
+It starts no Ray and opens no MLflow run.  Estimates cover training steps only (evaluation, BatchNorm
+recalibration and per-fold semantic spaces come on top), and speak for this machine: on a cluster,
+divide the trial time by the number of trials its workers hold at once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import Counter
+
+from .definition import SweepConfig, expand, feature_trials
+from .prepare import distinct_extractors, resolve_corpus
+from .settings import RunSettings
+
+
+def print_plan(sweep: SweepConfig, settings: RunSettings) -> None:
+    """Print the sweep's trials, features and estimated cost (module docstring); run nothing."""
+    from sertext.config import default_cache_dir
+
+    corpus = resolve_corpus(sweep, settings.progress)
+    runs = expand(sweep, root=corpus.root, folds=corpus.folds, dialogue_acts=corpus.dialogue_acts)
+    cache_dir = settings.cache_dir or default_cache_dir()
+    counts, examples = Counter(), {}
+    for run in runs:
+        for candidate in run.candidates:
+            for trial in candidate.trials:
+                counts[trial.arch] += run.num_samples if run.search else 1
+                examples.setdefault(trial.arch, trial)
+    print(f"dry run of sweep {sweep.name}: {sum(counts.values())} trials ({len(corpus.folds)} folds) "
+          f"on {corpus.root}; nothing is trained")
+    print(f"features (cache {cache_dir}):")
+    for line in _feature_lines(feature_trials(runs, sweep), corpus, cache_dir, sweep.corpus):
+        print(f"  {line}")
+    print("training, from one timed step per architecture:")
+    hours = 0.0
+    for arch, trials in counts.items():
+        line, trial_hours = _training_line(arch, trials, examples[arch].config, cache_dir)
+        print(f"  {line}")
+        hours += trial_hours
+    slots, where = _slots(settings)
+    print(f"estimated training: {hours:.2f} h of trial time, {hours / slots:.2f} h with {slots} trials at once "
+          f"({where}); evaluation and feature extraction come on top")
+
+
+def _feature_lines(trials: list, corpus, cache_dir: str, corpus_name: str) -> list[str]:
+    """One line per extractor setting: utterances to extract, and their estimated time and size."""
+    from sertext.data import load_corpus
+    from sertext.features import FeatureCache
+    from sertext.features.cache import content_digest, entry_key
+    from sertext.features.semantic import SemanticFramesExtractor
+
+    table = load_corpus(corpus_name, corpus.root, dialogue_acts=corpus.dialogue_acts)
+    cache = FeatureCache(cache_dir)
+    lines = []
+    for extractor in distinct_extractors(trials, progress=False):
+        settings = extractor.settings()
+        missing = []
+        for row in table.itertuples(index=False):
+            data = extractor.content(row)
+            if not cache.path(extractor.name, entry_key(extractor.name, settings, content_digest(data))).is_file():
+                missing.append((row, data))
+        head = f"{extractor.name}: {len(missing)} of {len(table)} utterances to extract"
+        if not missing or isinstance(extractor, SemanticFramesExtractor):
+            lines.append(head + ("" if not missing else " (after training each fold's semantic space; not timed)"))
+            continue
+        sample = missing[:2]
+        started = time.perf_counter()
+        arrays = extractor.compute([row for row, _ in sample], [data for _, data in sample])
+        seconds = (time.perf_counter() - started) / len(sample)
+        size = sum(a.nbytes for a in arrays) / len(sample) * len(missing)
+        lines.append(f"{head}, about {seconds * len(missing) / 60:.1f} min and {_bytes(size)}")
+    return lines
+
+
+def _training_line(arch: str, trials: int, config: dict, cache_dir: str) -> tuple[str, float]:
+    """The architecture's estimate: trials × epochs × steps per epoch × the timed step."""
+    from sertext.config import TrialConfig
+    from sertext.trial import training_step_seconds
+
+    resolved = TrialConfig.from_dict({**config, "data.cache_dir": cache_dir}).resolved()
+    step, n_train, device = training_step_seconds(resolved)
+    steps = math.ceil(n_train / resolved.train.batch_size)
+    hours = trials * resolved.train.epochs * steps * step / 3600
+    epochs = f"{resolved.train.epochs} epoch{'s' if resolved.train.epochs != 1 else ''}"
+    return f"{arch}: {trials} trials × {epochs} × {steps} steps × {step:.3f} s on {device} = {hours:.2f} h", hours
+
+
+def _slots(settings: RunSettings) -> tuple[int, str]:
+    """How many trials this machine runs at once, and why."""
+    import torch
+
+    if torch.cuda.is_available() and settings.gpus_per_trial > 0:
+        slots = int(torch.cuda.device_count() / settings.gpus_per_trial)
+        where = f"{torch.cuda.device_count()} GPU(s), {settings.gpus_per_trial} per trial"
+    else:
+        slots = int((os.cpu_count() or 1) / settings.cpus_per_trial)
+        where = f"{os.cpu_count()} CPUs, {settings.cpus_per_trial:g} per trial"
+    if settings.max_concurrent:
+        slots = min(slots, settings.max_concurrent)
+        where += f", at most {settings.max_concurrent}"
+    return max(1, slots), where
+
+
+def _bytes(n: float) -> str:
+    """A size in the largest unit that keeps it above 1 (binary units).
+
+    Examples:
+        >>> _bytes(512), _bytes(3 * 2**20), _bytes(110 * 2**30)
+        ('512 B', '3.0 MiB', '110.0 GiB')
+    """
+    units, power = ("B", "KiB", "MiB", "GiB"), 0
+    while n >= 1024 and power < len(units) - 1:
+        n, power = n / 1024, power + 1
+    return f"{n:.0f} B" if power == 0 else f"{n:.1f} {units[power]}"
