@@ -274,6 +274,12 @@ def _did_you_mean(key: str) -> str:
     return f"; valid keys: {', '.join(in_section)}"
 
 
+def trained_per_fold(config: TrialConfig) -> bool:
+    """Whether a feature the trial reads is trained on its fold's training utterances (wavfusion's
+    Word2Vec and Speech2Vec inputs), so that it differs between folds."""
+    return "semantic_frames" in REGISTRY[config.model.arch].inputs.values() and config.model.semantic != "vectors"
+
+
 def default_cache_dir() -> str:
     """``~/.cache/sertext/features``: the feature cache when none is configured."""
     return str(Path.home() / ".cache" / "sertext" / "features")

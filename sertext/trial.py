@@ -29,10 +29,10 @@ import pandas as pd
 import torch
 
 from sertext import metrics as M
-from sertext.config import TrialConfig, default_cache_dir
+from sertext.config import TrialConfig, default_cache_dir, trained_per_fold
 from sertext.data import FOUR_CLASSES, four_class, load_corpus, make_folds
 from sertext.features import FeatureCache, extract
-from sertext.features.extractors import feature_extractors, trained_per_fold
+from sertext.features.extractors import feature_extractors
 from sertext.features.speaker import speaker_embeddings
 from sertext.losses import ccc_loss, inverse_frequency_weights
 from sertext.models import ARCHITECTURES, build

@@ -59,8 +59,3 @@ def feature_extractors(config: TrialConfig, training: pd.DataFrame | None = None
     }
     kinds = set(ARCHITECTURES[m.arch].inputs.values())
     return {kind: factories[kind]() for kind in sorted(kinds) if kind in factories}
-
-
-def trained_per_fold(config: TrialConfig) -> bool:
-    """Whether a feature the trial reads is trained on its fold (see :func:`feature_extractors`)."""
-    return "semantic_frames" in ARCHITECTURES[config.model.arch].inputs.values() and config.model.semantic != "vectors"

@@ -97,8 +97,13 @@ class SemanticFramesExtractor:
         """The fold's space, from the cache, else trained on ``training`` and stored."""
         space = load_space(self.cache, self.space_key, self.config)
         if space is None:
-            space = train_space(self._training_utterances(), self.config)
+            if self.progress:
+                print(f"training a semantic space on {len(self.training)} training utterances "
+                      "(Word2Vec, Speech2Vec, their alignment)", flush=True)
+            space = train_space(self._training_utterances(), self.config, progress=self.progress)
             store_space(self.cache, self.space_key, space)
+            if self.progress:
+                print("alignment check: " + ", ".join(f"{k} {v:.3f}" for k, v in space.check.items()), flush=True)
         return space
 
     def settings(self) -> dict:

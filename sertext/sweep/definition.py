@@ -30,7 +30,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from sertext.config import ARCHITECTURES, DIMENSIONS, TASKS, TrialConfig
+from sertext.config import ARCHITECTURES, DIMENSIONS, TASKS, TrialConfig, trained_per_fold
 
 SEARCH_KINDS = ("uniform", "loguniform", "choice")
 SCOPES = ("cell", "protocol")
@@ -215,9 +215,9 @@ def expand(sweep: SweepConfig, *, root: str, folds: tuple, dialogue_acts: str | 
 
 
 def feature_trials(runs: list[TuneRun], sweep: SweepConfig) -> list[Trial]:
-    """One trial per distinct feature-relevant setting (folds and seeds do not change features):
-    every grid point and variant, and every combination of the search's ``choice`` values (a
-    continuous search value is read at its lower bound)."""
+    """One trial per distinct feature-relevant setting: every grid point and variant, and every
+    combination of the search's ``choice`` values (a continuous search value is read at its lower
+    bound); per fold where a feature is trained on the fold (seeds never change features)."""
     choices = {k: spec[1] for k, spec in sweep.search.items() if spec[0] == "choice"}
     probes = {k: _probe(spec) for k, spec in sweep.search.items() if spec[0] != "choice"}
     combos = [dict(zip(choices, values, strict=True)) for values in itertools.product(*choices.values())]
@@ -226,7 +226,9 @@ def feature_trials(runs: list[TuneRun], sweep: SweepConfig) -> list[Trial]:
         for candidate in run.candidates:
             for combo in combos:
                 one = candidate.trials[0].with_values({**probes, **combo})
-                identity = json.dumps({k: v for k, v in one.config.items() if k not in ("data.fold", "train.seed")},
+                ignored = ("train.seed",) if trained_per_fold(TrialConfig.from_dict(one.config)) \
+                    else ("data.fold", "train.seed")
+                identity = json.dumps({k: v for k, v in one.config.items() if k not in ignored},
                                       sort_keys=True, default=str)
                 if identity not in seen:
                     seen.add(identity)

@@ -68,8 +68,8 @@ def precompute_features(trials: list[Trial], corpus: Corpus, cache_dir: str, pro
 def distinct_extractors(trials: list[Trial], progress: bool = True) -> list:
     """The extractors of every feature ``trials`` read, one per extractor setting (those trained per
     fold get their fold's training utterances)."""
-    from sertext.config import TrialConfig
-    from sertext.features.extractors import feature_extractors, trained_per_fold
+    from sertext.config import TrialConfig, trained_per_fold
+    from sertext.features.extractors import feature_extractors
     from sertext.trial import fold_training
 
     training, extractors = {None: None}, {}

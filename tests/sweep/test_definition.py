@@ -86,6 +86,16 @@ def test_feature_trials_cover_every_feature_setting_once():
     assert sorted(t.config["model.max_tokens"] for t in trials) == [16, 32]
 
 
+def test_features_trained_per_fold_are_prepared_per_fold():
+    """wavfusion's Word2Vec / Speech2Vec inputs differ between folds; transcript vectors do not."""
+    sweep = SweepConfig(name="s", root="/c", archs=("wavfusion",), task="dimensional", seeds=(0, 1),
+                        variants=({"model.semantic": "speech2vec"}, {"model.semantic": "vectors"}))
+    trials = feature_trials(expand(sweep, root="/c", folds=FOLDS), sweep)
+    assert sorted((t.config["model.semantic"], t.fold) for t in trials if t.config["model.semantic"] == "speech2vec") \
+        == [("speech2vec", fold) for fold in sorted(FOLDS)]
+    assert sum(t.config["model.semantic"] == "vectors" for t in trials) == 1
+
+
 @pytest.mark.parametrize(("fields", "message"), [
     (dict(archs=("cnn15",)), "unknown architecture"),
     (dict(fixed={"train.learning_rate": 0.1}), "did you mean train.lr"),
