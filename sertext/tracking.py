@@ -303,8 +303,10 @@ class TrialRun:
             self.run_id = existing[0].info.run_id
             self.finished = existing[0].info.status == "FINISHED"
             self.final_metrics = dict(existing[0].data.metrics)
-            if not self.finished:
+            if not self.finished:  # trained again: running, and no longer stopped early if it was
                 _retry(lambda: self.client.update_run(self.run_id, status="RUNNING"))
+                if existing[0].data.tags.get(STOPPED_TAG) == "true":
+                    _retry(lambda: self.client.set_tag(self.run_id, STOPPED_TAG, "false"))
             return
         all_tags = {**{k: str(v) for k, v in tags.items()}, KIND_TAG: "trial", TRIAL_KEY_TAG: trial_key,
                     "mlflow.parentRunId": parent_run_id}
@@ -348,12 +350,14 @@ class TrialRun:
         except Exception:  # the tracking store itself may be what failed; the trial error matters more
             pass
 
-    def stop_early(self) -> None:
-        """The scheduler stopped this trial (ASHA): KILLED and tagged, not FAILED."""
+    def interrupt(self) -> None:
+        """The trial was ended from outside (a scheduler's stop, or its driver's death): KILLED,
+        not FAILED.  Only the driver, which knows which trials its scheduler stopped, tags those as
+        stopped early (:func:`mark_stopped_early`); a trial cut off by a dead driver is trained
+        again by the relaunch."""
         try:
-            self.client.set_tag(self.run_id, STOPPED_TAG, "true")
             self.client.set_terminated(self.run_id, status="KILLED")
-        except Exception:  # the driver tags it again after the Tune run (mark_stopped_early)
+        except Exception:  # the relaunch marks runs left RUNNING as KILLED (mark_stale_runs_killed)
             pass
 
 

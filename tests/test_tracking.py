@@ -160,7 +160,17 @@ def test_runs_stopped_early_are_tagged_and_killed_not_failed(store):
     assert statuses[running.run_id].info.status == "KILLED"
     assert statuses[other.run_id].info.status == "RUNNING"
     assert [run.data.tags.get(tracking.STOPPED_TAG) for run in statuses.values()] == ["true", "true", None]
-    stopped_in_trial = _run(store, "k4")
-    stopped_in_trial.stop_early()
-    run = client.get_run(stopped_in_trial.run_id)
-    assert run.info.status == "KILLED" and run.data.tags[tracking.STOPPED_TAG] == "true"
+    interrupted = _run(store, "k4")  # ended from outside: by the scheduler, or by its driver's death
+    interrupted.interrupt()
+    run = client.get_run(interrupted.run_id)
+    assert run.info.status == "KILLED" and tracking.STOPPED_TAG not in run.data.tags  # only the driver tags
+
+
+def test_a_stopped_run_trained_again_is_no_longer_stopped_early(store):
+    uri, experiment, parent = store
+    first = _run(store, "k1")
+    tracking.mark_stopped_early(uri, experiment, parent, ["k1"])
+    again = _run(store, "k1")  # the relaunch reopens the run of the same trial key
+    assert again.run_id == first.run_id
+    run = MlflowClient(uri).get_run(again.run_id)
+    assert run.info.status == "RUNNING" and run.data.tags[tracking.STOPPED_TAG] == "false"

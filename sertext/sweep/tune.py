@@ -287,8 +287,8 @@ def _train_in_run(trial: Trial, setup: _Setup, workdir: Path, on_epoch) -> dict:
 
     try:
         result = run_trial(config, reporter=report)
-    except SystemExit:  # Tune ends a trial its scheduler stopped this way
-        run.stop_early()
+    except SystemExit:  # how Tune ends a trial its scheduler stopped, and Ray one whose driver died
+        run.interrupt()
         raise
     except BaseException:
         run.fail()
