@@ -50,18 +50,26 @@ def fold_names(sweep: SweepConfig, root: str, dialogue_acts: str | None) -> list
     return [f.name for f in make_folds(table, sweep.protocol)]
 
 
-def precompute_features(trials: list[Trial], corpus: Corpus, cache_dir: str, progress: bool = True) -> int:
+def precompute_features(trials: list[Trial], corpus: Corpus, cache_dir: str, progress: bool = True, *,
+                        on_cluster: bool = False, gpu_share: float = 0.0) -> int:
     """Extract every cached feature ``trials`` read (each extractor setting once; features trained
-    per fold, with their fold's training utterances); return how many extractor settings there were."""
+    per fold, with their fold's training utterances); return how many extractor settings there were.
+
+    ``on_cluster``: as Ray tasks across the running Ray (:mod:`sertext.features.distributed`, a
+    ``gpu_share`` each for transformer and wav2vec features), else in this process."""
     from sertext.data import load_corpus
     from sertext.features import FeatureCache, extract
+    from sertext.features.distributed import extract_on_cluster
 
     extractors = distinct_extractors(trials, progress)
     if extractors:
         table = load_corpus(trials[0].config["data.corpus"], corpus.root, dialogue_acts=corpus.dialogue_acts)
         cache = FeatureCache(cache_dir)
         for extractor in extractors:
-            extract(table, extractor, cache, progress=progress)
+            if on_cluster:
+                extract_on_cluster(table, extractor, cache, gpu_share=gpu_share, progress=progress)
+            else:
+                extract(table, extractor, cache, progress=progress)
     return len(extractors)
 
 

@@ -4,12 +4,13 @@ cluster, every trial in its own MLflow run.
 :func:`run_sweep`
 
 1. resolves the corpus and expands the definition into its Tune runs (:mod:`.definition`);
-2. extracts every feature the trials read into the shared cache (:mod:`.prepare`);
-3. opens the sweep's MLflow parent run in the driver (:mod:`.state`; a relaunch reopens it and
-   marks children left RUNNING by a dead driver as KILLED);
-4. joins the Ray cluster (``RAY_ADDRESS`` or ``ray submit``) or starts a local Ray, and runs each
-   Tune run: per-trial CPUs and a GPU share (only when the cluster has GPUs), a concurrency limit,
-   retries from the last epoch's checkpoint, ``Tuner.restore`` when the same sweep is launched
+2. joins the Ray cluster (``RAY_ADDRESS`` or ``ray submit``) or starts a local Ray;
+3. extracts every feature the trials read into the shared cache, as Ray tasks across the cluster
+   (:mod:`.prepare`, :mod:`sertext.features.distributed`);
+4. opens the sweep's MLflow parent run in the driver (:mod:`.state`; a relaunch reopens it and
+   marks children left RUNNING by a dead driver as KILLED), and runs each Tune run: per-trial CPUs
+   and a GPU share (only when the cluster has GPUs), a concurrency limit, retries from the last
+   epoch's checkpoint, ``Tuner.restore`` when the same sweep is launched
    again, Optuna for a search and ASHA when asked;
 5. prints the results table and the way to the runs, and writes the report (:mod:`.summary`).
 
@@ -85,7 +86,10 @@ def run_sweep(sweep: SweepConfig, settings: RunSettings | None = None) -> pd.Dat
     corpus = resolve_corpus(sweep, settings.progress)
     runs = expand(sweep, root=corpus.root, folds=corpus.folds, dialogue_acts=corpus.dialogue_acts)
     cache_dir = settings.cache_dir or default_cache_dir()
-    precompute_features(feature_trials(runs, sweep), corpus, cache_dir, settings.progress)
+    _init_ray()
+    resources = trial_resources(settings)
+    precompute_features(feature_trials(runs, sweep), corpus, cache_dir, settings.progress, on_cluster=True,
+                        gpu_share=resources["gpu"])
 
     tracking_uri = settings.tracking_uri or tracking.default_tracking_uri()
     storage = Path(settings.storage_path or "ray_results").expanduser().resolve()
@@ -99,9 +103,7 @@ def run_sweep(sweep: SweepConfig, settings: RunSettings | None = None) -> pd.Dat
     if stale:
         print(f"marked {stale} run(s) left RUNNING by an earlier launch as KILLED")
 
-    _init_ray()
     _check_tracking_reachable(tracking_uri)
-    resources = trial_resources(settings)
     setup = _Setup(tracking_uri, experiment_id, parent_run_id, settings.cpus_per_trial, cache_dir, sweep.metric)
     outcome = _Outcome()
     try:
