@@ -6,7 +6,7 @@
 - :mod:`.prepare`: the corpus, its folds and the features, extracted once before any trial;
 - :mod:`.state`: the marker beside Tune's state and the sweep's MLflow parent run;
 - :mod:`.plan`: ``--dry-run``, the sweep's trials, features and estimated cost, without running it;
-- :mod:`.tune`: the Ray Tune driver, :func:`run_sweep` (the only module that imports ray);
+- :mod:`.tune`: the Ray Tune driver, :func:`run_sweep`;
 - :mod:`.fusion_sweep`: :func:`run_fusion_sweep`, the late-fusion weight search as a sweep;
 - :mod:`.summary`: the results table printed at the end, and the report;
 - :mod:`.scripts`: what the scripts in ``sweeps/`` share.

@@ -1,5 +1,5 @@
-"""The Ray Tune driver, the only module that imports ray: a sweep's Tune runs on a laptop or a
-cluster, every trial in its own MLflow run.
+"""The Ray Tune driver: a sweep's Tune runs on a laptop or a cluster, every trial in its own MLflow
+run.
 
 :func:`run_sweep`
 
