@@ -161,10 +161,16 @@ def alignment_content(row, missing_alignments: set) -> bytes:
 def parse_alignment_content(row, data: bytes, *, frame_s: float = FRAME_S) -> tuple[list[AlignedSegment], int]:
     """The segments and the utterance's frame count (:func:`frame_count`) from
     :func:`alignment_content`'s bytes."""
-    header, alignment = data.split(b"\n", 1)
-    n_samples, sample_rate_hz = (int(v) for v in header.split())
+    alignment = data.split(b"\n", 1)[1]
     segments = parse_segments(alignment.decode("utf-8", errors="replace"), str(alignment_path(row.path, "wdseg")))
-    return segments, frame_count(n_samples, sample_rate_hz, frame_s=frame_s)
+    return segments, content_frame_count(data, frame_s=frame_s)
+
+
+def content_frame_count(data: bytes, *, frame_s: float = FRAME_S) -> int:
+    """The utterance's frame count from the ``"<samples> <rate>"`` line that heads a frame
+    extractor's content (:func:`alignment_content`)."""
+    n_samples, sample_rate_hz = (int(v) for v in data.split(b"\n", 1)[0].split())
+    return frame_count(n_samples, sample_rate_hz, frame_s=frame_s)
 
 
 @dataclass(frozen=True)

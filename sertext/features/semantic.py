@@ -47,7 +47,7 @@ from .frames import (
     FRAME_S,
     alignment_content,
     clean_word,
-    frame_count,
+    content_frame_count,
     parse_alignment_content,
     place_on_frames,
     speech_segments,
@@ -137,7 +137,8 @@ class SemanticFramesExtractor:
             vectors = space.speech_vectors(mfcc(log_mels[row.utt_id], self.config.n_mfcc),
                                            [(s.start_s, s.end_s) for s in spans],
                                            aligned=self.semantic == "aligned_speech2vec")
-            out.append(place_on_frames(vectors, spans, _frames_of(data, self.frame_s), frame_s=self.frame_s))
+            n_frames = content_frame_count(data, frame_s=self.frame_s)
+            out.append(place_on_frames(vectors, spans, n_frames, frame_s=self.frame_s))
         return out
 
     def _training_utterances(self) -> list[SpokenUtterance]:
@@ -156,12 +157,6 @@ def _parse_spans(data: bytes) -> list[AlignedSegment]:
     """The speech spans of a speech-only :meth:`SemanticFramesExtractor.content`."""
     lines = data.decode().splitlines()[2:]
     return [AlignedSegment("", float(start), float(end)) for start, end in (line.split() for line in lines)]
-
-
-def _frames_of(data: bytes, frame_s: float) -> int:
-    """The utterance's frame count from the wav length at the head of a content."""
-    n_samples, sample_rate_hz = (int(v) for v in data.split(b"\n", 1)[0].split())
-    return frame_count(n_samples, sample_rate_hz, frame_s=frame_s)
 
 
 def _file_digest(path) -> str:

@@ -60,26 +60,21 @@ def _feature_lines(trials: list, corpus, cache_dir: str, corpus_name: str) -> li
     """One line per extractor setting: utterances to extract, and their estimated time and size."""
     from sertext.data import load_corpus
     from sertext.features import FeatureCache
-    from sertext.features.cache import content_digest, entry_key
+    from sertext.features.distributed import missing_rows
     from sertext.features.semantic import SemanticFramesExtractor
 
     table = load_corpus(corpus_name, corpus.root, dialogue_acts=corpus.dialogue_acts)
     cache = FeatureCache(cache_dir)
     lines = []
     for extractor in distinct_extractors(trials, progress=False):
-        settings = extractor.settings()
-        missing = []
-        for row in table.itertuples(index=False):
-            data = extractor.content(row)
-            if not cache.path(extractor.name, entry_key(extractor.name, settings, content_digest(data))).is_file():
-                missing.append((row, data))
+        missing = missing_rows(table, extractor, cache)
         head = f"{extractor.name}: {len(missing)} of {len(table)} utterances to extract"
-        if not missing or isinstance(extractor, SemanticFramesExtractor):
-            lines.append(head + ("" if not missing else " (after training each fold's semantic space; not timed)"))
+        if missing.empty or isinstance(extractor, SemanticFramesExtractor):
+            lines.append(head + ("" if missing.empty else " (after training each fold's semantic space; not timed)"))
             continue
-        sample = missing[:2]
+        sample = list(missing.head(2).itertuples(index=False))
         started = time.perf_counter()
-        arrays = extractor.compute([row for row, _ in sample], [data for _, data in sample])
+        arrays = extractor.compute(sample, [extractor.content(row) for row in sample])
         seconds = (time.perf_counter() - started) / len(sample)
         size = sum(a.nbytes for a in arrays) / len(sample) * len(missing)
         lines.append(f"{head}, about {seconds * len(missing) / 60:.1f} min and {_bytes(size)}")
