@@ -40,15 +40,25 @@ def test_missing_root_is_a_one_line_error(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_demo_corpus_command_end_to_end(tmp_path):
+@pytest.mark.parametrize("scale", [[], ["--scale", "iemocap"]], ids=["default", "iemocap-shape"])
+def test_demo_corpus_command_end_to_end(tmp_path, scale):
     out = tmp_path / "demo"
     run = subprocess.run([sys.executable, "-m", "sertext.cli", "demo-corpus", "--out", str(out),
-                          "--utterances", "60", "--quiet"], capture_output=True, text=True, check=True)
-    assert "Demo corpus ready" in run.stdout
+                          "--utterances", "60", "--quiet", *scale], capture_output=True, text=True, check=True)
+    assert "Demo corpus ready" in run.stdout and "(60 utterances" in run.stdout
     check = subprocess.run([sys.executable, "-m", "sertext.cli", "check-corpus", "iemocap", str(out),
                             "--dialogue-acts", str(out / "EMOTyDA")], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "60 utterances, 10 speakers" in check.stdout
+
+
+def test_demo_corpus_scale_is_explained_and_tiny_corpora_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo-corpus", "--help"])
+    assert "--scale {iemocap}" in capsys.readouterr().out
+    assert main(["demo-corpus", "--out", str(tmp_path / "demo"), "--scale", "iemocap", "--utterances", "59"]) == 2
+    assert "needs at least 60 utterances, got 59" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
 
 
 def test_features_for_an_architecture_fill_the_cache(iemocap_root, tmp_path, capsys):

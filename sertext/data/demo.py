@@ -22,15 +22,35 @@ phone segments from the synthesiser), ``EMOTyDA/iemocap_session{N}.csv`` (dialog
 multi-category ``C-`` lines, ``dom  N`` double spaces, a tag-only ``[LAUGHTER]`` utterance, ``XX``
 transcript lines, the dialog names ``Ses03M_impro05a`` and ``Ses05M_script01_1b``, and dialogue
 acts missing for part of sessions 2–4.  Not written: dialog-level wavs, video and motion capture.
+
+**IEMOCAP shape** (``scale="iemocap"``, ``sertext demo-corpus --scale iemocap``), for scale runs and
+benchmarks: the same actors, voices, words and file formats at IEMOCAP_full_release's size and
+shape.  10,039 utterances (or IEMOCAP's shape scaled to ``utterances`` by largest remainder) in
+IEMOCAP's 151 dialogs (28, 30, 32, 30 and 31 per session: eight improvisations per actor, none
+``impro08`` in session 1, and seven script takes, with ``Ses03M_impro05a/b``,
+``Ses03M_impro08a/b`` and ``Ses05M_script01_1b``); exactly IEMOCAP's header codes per session;
+about its gender (52 % male turns) and scripted/improvised split; turns of one or more sentences,
+4.5 s on average (12.5 h).  It is planned first, in pure Python (:func:`plan_iemocap_shape`):
+each turn draws its header code from what is left of its session's codes, weighted by its
+dialog's scenario, so improvisations keep their flavour and the counts come out exact; the
+intended emotion is the code (for ``xxx`` one drawn from the scenario), and the simulated raters
+are drawn until their majority is the code, so the ``C-`` lines agree with the header.  Then the
+dialogs are synthesised in parallel, one worker process per core, each dialog with its own
+random stream seeded by the seed and its name: the files do not depend on the number of workers.
+The default corpus does not use any of this; its files are unchanged.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import shutil
+import zlib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +102,7 @@ _CONFUSIONS = {
     "fea": ("sad", "sur"), "dis": ("ang", "fru"), "oth": ("neu",),
 }
 _RATER_ACCURACY = 0.75
+_RATING_TRIES = 1000  # rater draws per utterance to reach a planned header code (each hits >= 11 %)
 
 #: Words: the valence class of the text given the intended emotion (improvised dialogs).
 _TEXT_GIVEN_EMOTION = {
@@ -109,13 +130,24 @@ _SCENARIOS = {
     "impro02": {"sad": 4, "neu": 3, "ang": 1, "hap": 1, "fea": 0.3},  # a loss
     "impro03": {"hap": 3, "exc": 3, "neu": 2, "sur": 0.5, "sad": 1, "ang": 1},  # good news
     "impro05": {"neu": 2, "ang": 2, "sad": 2, "hap": 1, "exc": 1, "dis": 0.3, "oth": 0.2},
+    # Only in the IEMOCAP-shaped corpus (scale="iemocap"):
+    "impro04": {"fru": 4, "neu": 3, "ang": 2, "sad": 1, "hap": 0.5},  # a rejected application
+    "impro06": {"sad": 5, "neu": 3, "fru": 1, "fea": 0.5, "hap": 0.5},  # a friend's death
+    "impro07": {"exc": 4, "hap": 3, "neu": 2, "sur": 1, "fru": 0.5},  # accepted at a university
+    "impro08": {"fru": 4, "ang": 3, "neu": 3, "sad": 1, "sur": 0.3},  # lost baggage at an airport
 }
 #: Scripts, shared by every session: their lines' valence classes.
 _SCRIPTS = {
     "script01": {"angry": 0.35, "sad": 0.3, "neutral": 0.3, "positive": 0.05},  # a quarrel
     "script02": {"positive": 0.55, "neutral": 0.3, "sad": 0.15},  # a reunion
+    "script03": {"angry": 0.3, "positive": 0.3, "neutral": 0.3, "sad": 0.1},  # a fight, then making up
 }
 _SCRIPT_LINES = 40  # lines per script (dialogs use a prefix of them)
+
+
+def _kind(dialog: str) -> str:
+    """The scenario or script a dialog performs: ``Ses03M_impro05a`` -> ``impro05``."""
+    return dialog.split("_")[1].rstrip("ab")
 
 
 def _dialogs(session: int) -> list[str]:
@@ -199,10 +231,12 @@ def _choice(weights: dict, rng: np.random.Generator) -> str:
     return keys[rng.choice(len(keys), p=p / p.sum())]
 
 
-def _script(name: str) -> list[_Line]:
-    """A script's lines: fixed by its name alone, so every session and seed performs the same."""
+@functools.cache
+def _script(name: str, n_lines: int = _SCRIPT_LINES) -> tuple[_Line, ...]:
+    """A script's lines: fixed by its name alone, so every session and seed performs the same
+    (a longer script starts with the lines of a shorter one)."""
     rng = np.random.default_rng(int.from_bytes(name.encode(), "big") % 2**32)
-    return [_sentence(_choice(_SCRIPTS[name], rng), rng) for _ in range(_SCRIPT_LINES)]
+    return tuple(_sentence(_choice(_SCRIPTS[name], rng), rng) for _ in range(n_lines))
 
 
 # --- one utterance ------------------------------------------------------------------------------
@@ -213,6 +247,7 @@ class _Utterance:
     emotion: str  # intended
     speaker: dict
     spoken_text: str = ""
+    code: str | None = None  # the planned header code (IEMOCAP shape); None: the raters decide
 
 
 def _ratings(emotion: str, gender: str, rng: np.random.Generator) -> dict:
@@ -242,6 +277,17 @@ def _ratings(emotion: str, gender: str, rng: np.random.Generator) -> dict:
     self_values = np.clip(np.rint(latent), 1, 5).astype(int)
     return {"code": code, "categorical": categorical, "attribute": attribute, "vad": mean,
             "self": (f"{gender}1", [emotion], self_values)}
+
+
+def _rate(utterance: _Utterance, gender: str, rng: np.random.Generator) -> dict:
+    """The utterance's ratings; with a planned header code, raters are drawn again until their
+    majority is that code, so that the ``C-`` lines agree with the header."""
+    for _ in range(_RATING_TRIES):
+        ratings = _ratings(utterance.emotion, gender, rng)
+        if utterance.code in (None, ratings["code"]):
+            return ratings
+    raise RuntimeError(f"{utterance.utt_id}: simulated raters of intended {utterance.emotion!r} gave no "
+                       f"majority {utterance.code!r} in {_RATING_TRIES} tries")
 
 
 def _synthesise(utterance: _Utterance, synth: Synthesiser, rng: np.random.Generator):
@@ -363,7 +409,7 @@ def _actors(rng: np.random.Generator) -> dict:
 
 def _plan_dialog(dialog: str, n_turns: int, actors: dict, rng: np.random.Generator) -> list[_Utterance]:
     session = int(dialog[3:5])
-    kind = dialog.split("_")[1].rstrip("ab")
+    kind = _kind(dialog)
     script = _script(kind) if kind.startswith("script") else None
     counters = {"F": 0, "M": 0}
     gender = "F" if rng.random() < 0.5 else "M"
@@ -382,34 +428,233 @@ def _plan_dialog(dialog: str, n_turns: int, actors: dict, rng: np.random.Generat
     return utterances
 
 
-def _add_tag_utterances(dialogs: dict) -> None:
-    """One tag-only ``[LAUGHTER]`` utterance and a few inline tags (spoken as laughter)."""
-    first = dialogs["Ses01M_impro03"][0]
-    first.line = _Line("[LAUGHTER]", "oth", first.line.valence)
-    first.emotion = "hap"
-    first.spoken_text = "ha ha ha ha."
-    for utterance in dialogs["Ses02F_impro01"][1:2] + dialogs["Ses04M_impro03"][2:3]:
+def _plan_default(n_utterances: int, rng: np.random.Generator) -> dict:
+    """The default corpus's utterances per dialog: the same number in every session."""
+    actors = _actors(rng)
+    dialogs = {}
+    for session in range(1, 6):
+        names = _dialogs(session)
+        per_dialog = np.diff(np.linspace(0, n_utterances / 5, len(names) + 1).round().astype(int))
+        for name, n_turns in zip(names, per_dialog, strict=True):
+            dialogs[name] = _plan_dialog(name, int(n_turns), actors, rng)
+    laughing = dialogs["Ses01M_impro03"][0]
+    laughing.emotion = "hap"
+    _add_tag_utterances(dialogs, laughing)
+    return dialogs
+
+
+def _add_tag_utterances(dialogs: dict, laughing: _Utterance | None) -> None:
+    """One tag-only ``[LAUGHTER]`` utterance (``laughing``) and a few inline tags (spoken as laughter)."""
+    if laughing is not None:
+        laughing.line = _Line("[LAUGHTER]", "oth", laughing.line.valence)
+        laughing.spoken_text = "ha ha ha ha."
+    for utterance in dialogs.get("Ses02F_impro01", [])[1:2] + dialogs.get("Ses04M_impro03", [])[2:3]:
         utterance.line = _Line(f"[LAUGHTER] {utterance.line.text}", utterance.line.act,
                                utterance.line.valence)
         utterance.spoken_text = f"ha ha. {utterance.spoken_text}"
 
 
+# --- the IEMOCAP shape (scale="iemocap") --------------------------------------------------------
+SCALES = ("iemocap",)
+IEMOCAP_UTTERANCES = 10_039
+_IEMOCAP_CODES = ("neu", "hap", "exc", "sad", "ang", "fru", "sur", "fea", "dis", "oth", "xxx")
+#: IEMOCAP_full_release's header codes per session, in ``_IEMOCAP_CODES`` order (verified counts).
+_IEMOCAP_COUNTS = {
+    1: (384, 135, 143, 194, 229, 280, 25, 12, 1, 1, 415),
+    2: (362, 117, 210, 197, 137, 325, 17, 9, 0, 1, 436),
+    3: (320, 135, 151, 305, 240, 382, 28, 2, 1, 0, 572),
+    4: (258, 65, 238, 143, 327, 481, 19, 7, 0, 1, 564),
+    5: (384, 143, 299, 245, 170, 381, 18, 10, 0, 0, 520),
+}
+#: IEMOCAP's dialogs with unusual names: a performance split in two, and a repeated take.
+_SPLIT_DIALOGS = {
+    "Ses03M_impro05": ("Ses03M_impro05a", "Ses03M_impro05b"),
+    "Ses03M_impro08": ("Ses03M_impro08a", "Ses03M_impro08b"),
+    "Ses05M_script01_1": ("Ses05M_script01_1", "Ses05M_script01_1b"),
+}
+#: IEMOCAP's mean utterances per dialog: 4784 in 80 improvised, 5255 in 71 scripted dialogs.
+_UTTERANCES_PER_DIALOG = {"impro": 4784 / 80, "script": 5255 / 71}
+#: Chance that a speaker also takes the next turn; men keep it more often, so that they speak
+#: about 52 % of the turns, as in IEMOCAP (M 5239, F 4800).
+_KEEPS_TURN = {"F": 0.10, "M": 0.18}
+#: Sentences per turn: geometric, at most 10.  Tuned on full corpora (0.355 s of audio per word
+#: planned) to IEMOCAP's mean utterance of 4.46 s; the longest turns take 30–40 s (IEMOCAP: 34 s).
+_SENTENCE_P, _MAX_SENTENCES = 0.52, 10
+_XXX_AFFINITY = 0.25  # no-majority (xxx) turns occur in every dialog
+_AFFINITY_FLOOR = 0.02  # any emotion can occur in any dialog
+_SCALE_SCRIPT_LINES = 200  # scripted dialogs of ~75 turns read a longer script than the default
+
+
+def _iemocap_dialogs(session: int) -> list[str]:
+    """IEMOCAP's dialogs of one session: per actor eight improvisations (seven in session 1) and
+    seven script takes, with the unusual names where they occur (28, 30, 32, 30, 31 dialogs)."""
+    names = []
+    for letter in "FM":
+        prefix = f"Ses{session:02d}{letter}"
+        names += [f"{prefix}_impro{k:02d}" for k in range(1, 8 if session == 1 else 9)]
+        names += [f"{prefix}_script{k:02d}_{take}" for k, takes in ((1, 3), (2, 2), (3, 2))
+                  for take in range(1, takes + 1)]
+    return [split for name in names for split in _SPLIT_DIALOGS.get(name, (name,))]
+
+
+def _largest_remainder(weights, total: int) -> np.ndarray:
+    """Whole numbers proportional to ``weights`` that sum to ``total`` (ties: the earlier one)."""
+    quotas = np.asarray(weights, dtype=float) * total / np.sum(weights)
+    counts = np.floor(quotas).astype(int)
+    order = np.argsort(-(quotas - counts), kind="stable")
+    counts[order[:total - counts.sum()]] += 1
+    return counts
+
+
+def _iemocap_counts(n_utterances: int) -> dict[int, dict[str, int]]:
+    """IEMOCAP's session x header-code table scaled to ``n_utterances`` (exact at 10,039)."""
+    cells = [(session, code) for session in _IEMOCAP_COUNTS for code in _IEMOCAP_CODES]
+    full = [n for counts in _IEMOCAP_COUNTS.values() for n in counts]
+    table: dict = {session: {} for session in _IEMOCAP_COUNTS}
+    for (session, code), n in zip(cells, _largest_remainder(full, n_utterances), strict=True):
+        table[session][code] = int(n)
+    return table
+
+
+def _is_scripted(kind: str) -> bool:
+    return kind.startswith("script")
+
+
+def _emotions(kind: str) -> dict:
+    """Weights of the intended emotions in a dialog: its scenario, or what its script's lines suggest."""
+    if not _is_scripted(kind):
+        return _SCENARIOS[kind]
+    weights: dict = {}
+    for valence, p in _SCRIPTS[kind].items():
+        for emotion, q in _EMOTION_GIVEN_TEXT[valence].items():
+            weights[emotion] = weights.get(emotion, 0) + p * q
+    return weights
+
+
+def _affinity(kind: str) -> np.ndarray:
+    """How strongly a dialog attracts each header code (``_IEMOCAP_CODES`` order)."""
+    emotions = _emotions(kind)
+    total = sum(emotions.values())
+    return np.array([_XXX_AFFINITY if code == "xxx" else emotions.get(code, 0) / total + _AFFINITY_FLOOR
+                     for code in _IEMOCAP_CODES])
+
+
+def _header_codes(sizes: dict, counts: dict, rng: np.random.Generator) -> dict:
+    """Header codes for every turn of one session's dialogs, exactly ``counts`` of them in all.
+
+    The turns, in a random order over the whole session, draw from the codes left, weighted by
+    their dialog's affinity: improvisations keep their flavour, and the codes left over at the
+    end fall on random dialogs rather than on the last ones.
+    """
+    left = np.array([counts[code] for code in _IEMOCAP_CODES], dtype=float)
+    affinity = {dialog: _affinity(_kind(dialog)) for dialog in sizes}
+    slots = [dialog for dialog, n in sizes.items() for _ in range(n)]
+    codes: dict = {dialog: [] for dialog in sizes}
+    for slot in rng.permutation(len(slots)):
+        weights = left * affinity[slots[slot]]
+        chosen = rng.choice(len(weights), p=weights / weights.sum())
+        left[chosen] -= 1
+        codes[slots[slot]].append(_IEMOCAP_CODES[chosen])
+    return codes
+
+
+@functools.cache
+def _script_valences(kind: str) -> tuple[str, ...]:
+    return tuple(sorted({line.valence for line in _script(kind, _SCALE_SCRIPT_LINES)}))
+
+
+def _script_line(kind: str, cursor: int, emotion: str, rng: np.random.Generator) -> int:
+    """The position of the next script line an actor delivers with ``emotion``: the next one from
+    ``cursor`` whose valence suits the emotion (counted on past the script's end)."""
+    script = _script(kind, _SCALE_SCRIPT_LINES)
+    weights = {v: _TEXT_GIVEN_EMOTION[emotion].get(v, 0) + 0.01 for v in _script_valences(kind)}  # any, if need be
+    valence = _choice(weights, rng)
+    return next(i for i in range(cursor, cursor + len(script)) if script[i % len(script)].valence == valence)
+
+
+def _turn_lines(kind: str, emotion: str, cursor: int, rng: np.random.Generator) -> tuple[_Line, int]:
+    """One turn's text (one or more sentences) for ``emotion``, and the script cursor after it."""
+    sentences = []
+    for _ in range(min(rng.geometric(_SENTENCE_P), _MAX_SENTENCES)):
+        if _is_scripted(kind):
+            position = _script_line(kind, cursor, emotion, rng)
+            sentences.append(_script(kind, _SCALE_SCRIPT_LINES)[position % _SCALE_SCRIPT_LINES])
+            cursor = position + 1
+        else:
+            sentences.append(_sentence(_choice(_TEXT_GIVEN_EMOTION[emotion], rng), rng))
+    first = sentences[0]
+    return _Line(" ".join(s.text for s in sentences), first.act, first.valence), cursor
+
+
+def _plan_iemocap_dialog(dialog: str, codes: list, actors: dict, rng: np.random.Generator) -> list[_Utterance]:
+    """A dialog's turns with their planned header codes; an ``xxx`` turn's intended emotion is
+    drawn from the dialog's scenario, the others' is their code."""
+    session, kind = int(dialog[3:5]), _kind(dialog)
+    counters = {"F": 0, "M": 0}
+    gender = "F" if rng.random() < 0.5 else "M"
+    cursor, utterances = 0, []
+    for code in codes:
+        emotion = _choice(_emotions(kind), rng) if code == "xxx" else code
+        line, cursor = _turn_lines(kind, emotion, cursor, rng)
+        utt_id = f"{dialog}_{gender}{counters[gender]:03d}"
+        counters[gender] += 1
+        utterances.append(_Utterance(utt_id, line, emotion, actors[(session, gender)], line.text, code))
+        if rng.random() >= _KEEPS_TURN[gender]:
+            gender = "M" if gender == "F" else "F"
+    return utterances
+
+
+def plan_iemocap_shape(utterances: int = IEMOCAP_UTTERANCES, seed: int = 0) -> dict:
+    """The IEMOCAP-shaped corpus without its audio: dialog name -> its utterances (id, text,
+    speaker, intended emotion and header ``code``), in order.  Fast: nothing is synthesised.
+
+    The header codes per session are IEMOCAP's (scaled to ``utterances`` by largest remainder),
+    spread over IEMOCAP's 151 dialogs; dialogs that get no utterance are left out.
+    """
+    rng = np.random.default_rng(seed)
+    actors = _actors(rng)
+    dialogs = {}
+    for session, counts in _iemocap_counts(utterances).items():
+        names = _iemocap_dialogs(session)
+        weights = [_UTTERANCES_PER_DIALOG["script" if _is_scripted(_kind(name)) else "impro"]
+                   * rng.uniform(0.7, 1.3) for name in names]
+        sizes = {name: int(n) for name, n in zip(names, _largest_remainder(weights, sum(counts.values())),
+                                                   strict=True) if n}
+        for name, codes in _header_codes(sizes, counts, rng).items():
+            dialogs[name] = _plan_iemocap_dialog(name, codes, actors, rng)
+    _add_tag_utterances(dialogs, next((u for turns in dialogs.values() for u in turns if u.code == "hap"), None))
+    return dialogs
+
+
+# --- writing ------------------------------------------------------------------------------------
 def default_demo_dir() -> Path:
     """Where ``--demo`` runs keep the default demo corpus: ``~/.cache/sertext/demo-corpus``."""
     return Path.home() / ".cache" / "sertext" / "demo-corpus"
 
 
-def write_demo_corpus(out, *, utterances: int = DEFAULT_UTTERANCES, seed: int = 0,
-                      progress: bool = True) -> Path:
+def write_demo_corpus(out, *, utterances: int | None = None, seed: int = 0, scale: str | None = None,
+                      workers: int | None = None, progress: bool = True) -> Path:
     """Write the demo corpus to ``out`` (an IEMOCAP_full_release-style folder) and return it.
+
+    ``utterances`` defaults to 600, or with ``scale="iemocap"`` to IEMOCAP's 10,039 (any other
+    number scales IEMOCAP's shape to it).  With ``scale``, ``workers`` spawned processes (default:
+    one per usable core) synthesise the dialogs in parallel; their number does not change the
+    files.  Spawned workers import the caller's main module, so a script that calls this with
+    ``scale`` must guard its entry point with ``if __name__ == "__main__":``.
 
     If ``out`` already holds a demo corpus with the same settings, nothing is written; a
     non-empty ``out`` that is not a demo corpus is refused.  The corpus is written to a
     temporary sibling folder first and moved into place, so an interrupted run leaves no half
     corpus behind.  The same settings always give the same files.
     """
+    if scale not in (None, *SCALES):
+        raise ValueError(f"unknown demo corpus scale {scale!r}; choose one of {', '.join(SCALES)}")
+    if utterances is None:
+        utterances = DEFAULT_UTTERANCES if scale is None else IEMOCAP_UTTERANCES
     out = Path(out).expanduser().resolve()
     settings = {"version": DEMO_VERSION, "utterances": utterances, "seed": seed}
+    if scale is not None:
+        settings["scale"] = scale
     if utterances < 60:
         raise ValueError(f"the demo corpus needs at least 60 utterances, got {utterances}")
     marker = out / "sertext-demo.json"
@@ -418,7 +663,7 @@ def write_demo_corpus(out, *, utterances: int = DEFAULT_UTTERANCES, seed: int = 
     if out.exists() and any(out.iterdir()) and not marker.is_file():
         raise FileExistsError(f"{out} exists and is not a sertext demo corpus; choose an empty folder")
     staging = _staging(out)
-    _write(staging, utterances, seed, progress)
+    _write(staging, utterances, seed, scale, workers or _usable_cores(), progress)
     return _publish(staging, out, settings)
 
 
@@ -440,28 +685,78 @@ def _publish(staging: Path, out: Path, settings: dict) -> Path:
     return out
 
 
-def _write(root: Path, n_utterances: int, seed: int, progress: bool) -> None:
-    rng = np.random.default_rng(seed)
-    actors = _actors(rng)
-    dialogs = {}
-    for session in range(1, 6):
-        names = _dialogs(session)
-        per_dialog = np.diff(np.linspace(0, n_utterances / 5, len(names) + 1).round().astype(int))
-        for name, n_turns in zip(names, per_dialog, strict=True):
-            dialogs[name] = _plan_dialog(name, int(n_turns), actors, rng)
-    _add_tag_utterances(dialogs)
-    synth = synthesiser()
-    acts: dict = {s: [] for s in range(1, 6)}
-    total = sum(len(u) for u in dialogs.values())
-    with tqdm(total=total, desc="demo corpus", unit="utt", disable=not progress) as bar:
-        for dialog, utterances in dialogs.items():
-            acts[int(dialog[3:5])] += _write_dialog(root, dialog, utterances, synth, rng)
-            bar.update(len(utterances))
-    _write_dialogue_acts(root / "EMOTyDA", acts, rng)
+def _write(root: Path, n_utterances: int, seed: int, scale: str | None, workers: int, progress: bool) -> None:
+    """Plan the corpus, synthesise its dialogs, then write the dialogue acts and a README."""
+    if scale is None:  # one random stream through planning and synthesis: the published corpus
+        rng = np.random.default_rng(seed)
+        dialogs = _plan_default(n_utterances, rng)
+        rows = _synthesise_in_turn(root, dialogs, rng, progress)
+    else:
+        dialogs = plan_iemocap_shape(n_utterances, seed)
+        rows = _synthesise_in_parallel(root, dialogs, seed, workers, progress)
+        rng = np.random.default_rng([seed, _name_seed("EMOTyDA")])
+    _write_dialogue_acts(root / "EMOTyDA", _by_session(rows), rng)
     (root / "README.txt").write_text(
         "sertext demo corpus: synthetic speech (eSpeak NG) in the IEMOCAP_full_release format.\n"
         "Generated by `sertext demo-corpus`; see sertext/data/demo.py for its design.\n"
     )
+
+
+def _progress_bar(dialogs: dict, progress: bool) -> tqdm:
+    return tqdm(total=sum(len(turns) for turns in dialogs.values()), desc="demo corpus", unit="utt",
+                disable=not progress)
+
+
+def _synthesise_in_turn(root: Path, dialogs: dict, rng: np.random.Generator, progress: bool) -> dict:
+    """Write the dialogs one after the other, drawing from ``rng``; their dialogue-act rows."""
+    synth = synthesiser()
+    rows = {}
+    with _progress_bar(dialogs, progress) as bar:
+        for dialog, utterances in dialogs.items():
+            rows[dialog] = _write_dialog(root, dialog, utterances, synth, rng)
+            bar.update(len(utterances))
+    return rows
+
+
+def _synthesise_in_parallel(root: Path, dialogs: dict, seed: int, workers: int, progress: bool) -> dict:
+    """Write the dialogs in ``workers`` processes, each dialog with its own random stream (seeded
+    by ``seed`` and its name), so the files do not depend on the number of workers.
+
+    Each worker process loads its own eSpeak engine (:func:`synthesiser` is per process); the
+    workers are spawned, not forked, so none inherits the parent's engine or threads.
+    """
+    jobs = [(root, dialog, utterances, seed) for dialog, utterances in dialogs.items()]
+    rows = {}
+    with _progress_bar(dialogs, progress) as bar, \
+            ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        for (_, dialog, utterances, _), dialog_rows in zip(jobs, pool.map(_write_seeded_dialog, jobs),
+                                                            strict=True):
+            rows[dialog] = dialog_rows
+            bar.update(len(utterances))
+    return rows
+
+
+def _write_seeded_dialog(job: tuple) -> list:
+    """Write one dialog with the random stream of (seed, its name); a worker-process task."""
+    root, dialog, utterances, seed = job
+    return _write_dialog(root, dialog, utterances, synthesiser(), np.random.default_rng([seed, _name_seed(dialog)]))
+
+
+def _name_seed(name: str) -> int:
+    """A seed fixed by a name (``hash`` of a string changes from one process to the next)."""
+    return zlib.crc32(name.encode())
+
+
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _by_session(rows: dict) -> dict:
+    """Dialogue-act rows per session, in dialog order."""
+    acts: dict = {session: [] for session in range(1, 6)}
+    for dialog, dialog_rows in rows.items():
+        acts[int(dialog[3:5])] += dialog_rows
+    return acts
 
 
 def _write_dialog(root: Path, dialog: str, utterances: list, synth: Synthesiser,
@@ -483,7 +778,7 @@ def _write_dialog(root: Path, dialog: str, utterances: list, synth: Synthesiser,
         start_s, end_s = cursor, cursor + duration_s
         cursor = end_s + rng.uniform(0.2, 1.5)
         gender = utterance.utt_id.rsplit("_", 1)[1][0]
-        ratings = _ratings(utterance.emotion, gender, rng)
+        ratings = _rate(utterance, gender, rng)
         emo_lines += _emo_block(utterance.utt_id, start_s, end_s, ratings) + [""]
         transcript_lines.append(f"{utterance.utt_id} [{start_s:08.4f}-{end_s:08.4f}]: {utterance.line.text}")
         if number == 1 and dialog.endswith("impro01"):  # an XX line: no wav, no label

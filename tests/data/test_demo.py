@@ -1,6 +1,9 @@
-"""The demo corpus: IEMOCAP format, quirks, determinism and the designed modality split."""
+"""The demo corpus: IEMOCAP format, quirks, determinism, the designed modality split and the
+IEMOCAP-shaped corpus (``scale="iemocap"``)."""
 
 import hashlib
+import json
+from collections import Counter
 from itertools import pairwise
 
 import numpy as np
@@ -12,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sertext.data import count_problems, four_class, load_corpus, make_folds, read_wav
-from sertext.data.demo import write_demo_corpus
+from sertext.data.demo import IEMOCAP_UTTERANCES, plan_iemocap_shape, write_demo_corpus
 from sertext.metrics import uar
 
 
@@ -148,3 +151,98 @@ def test_demo_corpus_in_the_msp_podcast_layout(tiny_demo_root, tmp_path):
     mtime = wav.stat().st_mtime_ns
     write_demo_msp_podcast(tmp_path / "msp", tiny_demo_root)  # reused, not written again
     assert wav.stat().st_mtime_ns == mtime
+
+
+# --- the IEMOCAP shape (scale="iemocap") -----------------------------------------------------------
+_CODES = ("neu", "hap", "exc", "sad", "ang", "fru", "sur", "fea", "dis", "oth", "xxx")
+#: IEMOCAP_full_release's header codes per session (the verified counts of all 10,039 utterances).
+_IEMOCAP = {
+    1: (384, 135, 143, 194, 229, 280, 25, 12, 1, 1, 415),
+    2: (362, 117, 210, 197, 137, 325, 17, 9, 0, 1, 436),
+    3: (320, 135, 151, 305, 240, 382, 28, 2, 1, 0, 572),
+    4: (258, 65, 238, 143, 327, 481, 19, 7, 0, 1, 564),
+    5: (384, 143, 299, 245, 170, 381, 18, 10, 0, 0, 520),
+}
+_NAMES = {"Neutral": "neu", "Happiness": "hap", "Excited": "exc", "Sadness": "sad", "Anger": "ang",
+          "Frustration": "fru", "Surprise": "sur", "Fear": "fea", "Disgust": "dis", "Other": "oth"}
+
+
+def _iemocap_cells():
+    return {(session, code): n for session, row in _IEMOCAP.items() for code, n in zip(_CODES, row, strict=True)}
+
+
+def test_iemocap_shape_plan_has_iemocap_counts_dialogs_and_names():
+    plan = plan_iemocap_shape()  # planning only: nothing is synthesised
+    turns = [u for utterances in plan.values() for u in utterances]
+    table = Counter((int(u.utt_id[3:5]), u.code) for u in turns)
+    assert len(turns) == IEMOCAP_UTTERANCES == 10_039
+    assert {cell: table[cell] for cell in _iemocap_cells()} == _iemocap_cells()
+    codes = Counter(u.code for u in turns)
+    assert (codes["neu"], codes["hap"] + codes["exc"], codes["ang"], codes["sad"]) == (1708, 1636, 1103, 1084)
+    assert len(plan) == 151
+    assert Counter(int(dialog[3:5]) for dialog in plan) == {1: 28, 2: 30, 3: 32, 4: 30, 5: 31}
+    assert {"Ses03M_impro05a", "Ses03M_impro05b", "Ses03M_impro08a", "Ses03M_impro08b",
+            "Ses05M_script01_1b", "Ses02F_script03_2", "Ses05F_impro08"} <= set(plan)
+    assert not {"Ses03M_impro05", "Ses03M_impro08"} & set(plan)
+    assert not [dialog for dialog in plan if dialog.startswith("Ses01") and "impro08" in dialog]
+    assert len({u.utt_id for u in turns}) == len(turns)
+    assert {u.speaker["voice"] for u in turns} == {"en-us+f1", "en-us+m1", "en+f2", "en+m3", "en-us-nyc+f3",
+                                                  "en-gb-x-gbclan+m2", "en-029+f4", "en-029+m4",
+                                                  "en-gb-x-rp+f5", "en-gb-x-rp+m6"}
+    male = sum(u.utt_id.rsplit("_", 1)[1][0] == "M" for u in turns) / len(turns)
+    scripted = sum("_script" in u.utt_id for u in turns) / len(turns)
+    assert abs(male - 5239 / 10_039) < 0.02 and abs(scripted - 5255 / 10_039) < 0.02
+    assert all(u.emotion == u.code for u in turns if u.code != "xxx")
+    assert sum(u.line.text == "[LAUGHTER]" for u in turns) == 1
+    # Improvisations keep their scenario's flavour: the loss and the death are sad, the
+    # rejected application and the lost baggage frustrating.
+    share = lambda code, kinds: (sum(u.code == code for d, us in plan.items() if any(k in d for k in kinds)  # noqa: E731
+                                     for u in us) / sum(len(us) for d, us in plan.items()
+                                                        if any(k in d for k in kinds)))
+    assert share("sad", ["impro02", "impro06"]) > 1.5 * codes["sad"] / len(turns)
+    assert share("fru", ["impro04", "impro08"]) > 1.5 * codes["fru"] / len(turns)
+
+
+def test_iemocap_shape_scales_down_by_largest_remainder():
+    plan = plan_iemocap_shape(120, seed=5)
+    table = Counter((int(u.utt_id[3:5]), u.code) for utterances in plan.values() for u in utterances)
+    assert sum(table.values()) == 120
+    assert all(abs(table[cell] - n * 120 / 10_039) < 1 for cell, n in _iemocap_cells().items())
+    assert all(plan.values())  # dialogs that got no utterance are left out
+
+
+@pytest.fixture(scope="module")
+def iemocap_shaped_root(tmp_path_factory):
+    """A 120-utterance corpus in IEMOCAP's shape, synthesised by two worker processes."""
+    return write_demo_corpus(tmp_path_factory.mktemp("shaped") / "corpus", utterances=120, seed=1,
+                             scale="iemocap", workers=2, progress=False)
+
+
+def test_iemocap_shaped_corpus_reads_back_with_its_planned_codes(iemocap_shaped_root):
+    root = iemocap_shaped_root
+    table = load_corpus("iemocap", root, check_audio=True, dialogue_acts=root / "EMOTyDA")
+    assert not [kind for severity, kind in count_problems(table.attrs["problems"]) if severity == "error"]
+    planned = {u.utt_id: u.code for us in plan_iemocap_shape(120, seed=1).values() for u in us}
+    assert dict(zip(table["utt_id"], table["emotion"], strict=True)) == planned
+    assert table["speaker"].nunique() == 10 and set(table["mode"]) == {"improvised", "scripted"}
+    # The C- lines agree with the header: their majority category is the code, or none is (xxx).
+    for raters, code in zip(table["rater_emotions"], table["emotion"], strict=True):
+        votes = Counter(_NAMES[name] for categories in raters for name in categories).most_common()
+        majority = votes[0][0] if votes[0][1] >= 2 and (len(votes) == 1 or votes[1][1] < votes[0][1]) else "xxx"
+        assert majority == code
+    durations = table["end_s"] - table["start_s"]
+    assert durations.between(0.5, 60).all() and 2.5 < durations.mean() < 7
+    assert json.loads((root / "sertext-demo.json").read_text()) == {
+        "version": 1, "utterances": 120, "seed": 1, "scale": "iemocap"}
+
+
+def test_iemocap_shaped_corpus_does_not_depend_on_the_worker_count(iemocap_shaped_root, tmp_path):
+    one = write_demo_corpus(tmp_path / "one", utterances=120, seed=1, scale="iemocap", workers=1, progress=False)
+    assert _digest(one) == _digest(iemocap_shaped_root)
+
+
+def test_scale_refuses_unknown_shapes_and_tiny_corpora(tmp_path):
+    with pytest.raises(ValueError, match="unknown demo corpus scale"):
+        write_demo_corpus(tmp_path, scale="msp")
+    with pytest.raises(ValueError, match="at least 60 utterances"):
+        write_demo_corpus(tmp_path, utterances=59, scale="iemocap")
