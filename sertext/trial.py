@@ -20,7 +20,7 @@ import functools
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from sertext.config import TrialConfig, default_cache_dir, trained_per_fold
 from sertext.data import FOUR_CLASSES, four_class, load_corpus, make_folds
 from sertext.features import FeatureCache, extract
 from sertext.features.extractors import feature_extractors
+from sertext.features.lazy import SpeakerStandardised
 from sertext.features.speaker import speaker_embeddings
 from sertext.losses import ccc_loss, inverse_frequency_weights
 from sertext.models import ARCHITECTURES, build
@@ -77,7 +78,7 @@ class _Split:
     """One partition of the fold: utterance ids, model inputs and targets."""
 
     ids: list
-    inputs: dict  # model input name -> list (per utterance)
+    inputs: dict  # model input name -> sequence over the utterances (read from the cache when used)
     targets: np.ndarray  # class index (categorical) or (n, targets) floats
     strata: pd.DataFrame  # per utterance: the STRATA columns the corpus has, for analyses
 
@@ -196,7 +197,7 @@ def _extractor_metrics(extractors: dict) -> dict:
 def _split_features(table: pd.DataFrame, config: TrialConfig, extractors: dict, progress: bool) -> dict:
     features = _features(table, config, extractors, progress)
     if config.data.normalise == "speaker" and "log_mel" in features:
-        features["log_mel"] = _normalise_per_speaker(features["log_mel"], table)
+        features["log_mel"] = SpeakerStandardised(features["log_mel"], table.set_index("utt_id")["speaker"])
     return features
 
 
@@ -209,8 +210,23 @@ def _split(table: pd.DataFrame, features: dict, ids: list, config: TrialConfig, 
     else:
         targets = rows[list(config.data.targets)].to_numpy(np.float32)
     strata = rows[[c for c in STRATA if c in rows.columns]].reset_index(drop=True)
-    inputs = {name: [features[kind][u] for u in ids] for name, kind in ARCHITECTURES[config.model.arch].inputs.items()}
+    inputs = {name: _Column(features[kind], list(ids))
+              for name, kind in ARCHITECTURES[config.model.arch].inputs.items()}
     return _Split(list(ids), inputs, targets, strata)
+
+
+class _Column(Sequence):
+    """One model input over a split's utterances, looked up in its feature mapping when used (the
+    cache is read per batch, never the whole split at once)."""
+
+    def __init__(self, values: Mapping, ids: list) -> None:
+        self._values, self._ids = values, ids
+
+    def __getitem__(self, i: int):
+        return self._values[self._ids[i]]
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 @dataclass(frozen=True)
@@ -253,25 +269,6 @@ def _features(table: pd.DataFrame, config: TrialConfig, extractors: dict, progre
     if "tokens" in ARCHITECTURES[config.model.arch].inputs.values():
         features["tokens"] = dict(zip(table["utt_id"], table["text"].astype(str), strict=True))
     return features
-
-
-def _normalise_per_speaker(log_mels: dict, table: pd.DataFrame) -> dict:
-    """Standardise each mel bin by its mean and std over all frames of the speaker's utterances.
-
-    Uses only the (unlabelled) audio of each speaker, the test speaker included, as speaker
-    normalisation in SER usually does; utterances without a speaker are standardised alone.
-    """
-    speakers = table.set_index("utt_id")["speaker"]
-    groups: dict = {}
-    for utt_id in log_mels:
-        speaker = speakers[utt_id]
-        groups.setdefault(utt_id if pd.isna(speaker) else speaker, []).append(utt_id)
-    normalised = {}
-    for ids in groups.values():
-        frames = np.concatenate([log_mels[u] for u in ids])
-        mean, std = frames.mean(axis=0), frames.std(axis=0) + 1e-5
-        normalised.update({u: ((log_mels[u] - mean) / std).astype(np.float32) for u in ids})
-    return normalised
 
 
 def _crop(log_mel: np.ndarray, frames: int, generator: torch.Generator) -> np.ndarray:

@@ -276,21 +276,6 @@ def test_standardised_targets_train_on_z_scores_and_predict_on_the_labels_scale(
     assert off.standardised(train) is train and off.restored(targets) is targets
 
 
-def test_per_speaker_normalisation_standardises_each_speaker():
-    import numpy as np
-    import pandas as pd
-
-    from sertext.trial import _normalise_per_speaker
-
-    rng = np.random.default_rng(0)
-    mels = {f"u{i}": rng.normal(5 * i, 2, size=(30 + i, 4)).astype(np.float32) for i in range(4)}
-    table = pd.DataFrame({"utt_id": list(mels), "speaker": ["a", "a", "b", None]})
-    out = _normalise_per_speaker(mels, table)
-    speaker_a = np.concatenate([out["u0"], out["u1"]])
-    assert np.allclose(speaker_a.mean(axis=0), 0, atol=1e-4) and np.allclose(speaker_a.std(axis=0), 1, atol=1e-3)
-    assert np.allclose(out["u3"].mean(axis=0), 0, atol=1e-4)
-
-
 def test_short_utterances_are_padded_with_their_quietest_frame():
     import numpy as np
     import torch

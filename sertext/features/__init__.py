@@ -3,7 +3,8 @@
 An extractor has a ``name``, its ``settings`` (part of the cache key), the ``content`` of an
 utterance it depends on (wav bytes or text) and a batched ``compute``.  :func:`extract` looks
 every utterance up in the :class:`FeatureCache`, computes only what is missing (with a progress
-bar) and returns ``{utt_id: array}``.
+bar) and returns ``{utt_id: array}`` as a mapping that reads each entry from the cache when used
+(:class:`CachedFeatures`), so no caller holds a corpus's features in memory.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from tqdm import tqdm
 from sertext.data.audio import decode_wav
 
 from .cache import FEATURE_VERSION, FeatureCache, FeatureCacheError, content_digest, entry_key
+from .lazy import CachedFeatures, compute_entries
 from .log_mel import LogMel, LogMelConfig, log_mel
 from .text import DEFAULT_TEXT_MODEL, TextEncoder, resolve_text_model
 
 __all__ = [
-    "DEFAULT_TEXT_MODEL", "FEATURE_VERSION", "FeatureCache", "FeatureCacheError", "LogMelConfig",
+    "CachedFeatures", "DEFAULT_TEXT_MODEL", "FEATURE_VERSION", "FeatureCache", "FeatureCacheError", "LogMelConfig",
     "LogMelExtractor", "TextEmbeddingExtractor", "extract", "log_mel",
 ]
 
@@ -86,33 +88,29 @@ def _text_encoder(model: str, max_tokens: int, include_special_tokens: bool) -> 
     return TextEncoder(model, max_tokens=max_tokens, include_special_tokens=include_special_tokens)
 
 
-def extract(table: pd.DataFrame, extractor, cache: FeatureCache, *, progress: bool = True) -> dict:
-    """Features of every row of ``table``, from the cache where possible.
+def extract(table: pd.DataFrame, extractor, cache: FeatureCache, *, progress: bool = True) -> CachedFeatures:
+    """Features of every row of ``table``: computes what the cache lacks (with a progress bar) and
+    returns them as a mapping that reads each entry when used (see :mod:`sertext.features.lazy`).
 
     Returns:
-        ``{utt_id: np.ndarray}`` in table order.
+        ``{utt_id: np.ndarray}`` in table order, read from the cache on access.
 
     Raises:
         sertext.data.AudioError: a wav cannot be read (named).
         FeatureCacheError: the cache folder cannot be written (named).
     """
     settings = extractor.settings()
-    features, missing = {}, []
+    keys, rows, missing = {}, {}, []
     for row in table.itertuples(index=False):
-        data = extractor.content(row)
-        key = entry_key(extractor.name, settings, content_digest(data))
-        cached = cache.load(extractor.name, key)
-        if cached is None:
-            missing.append((row, data, key))
-        else:
-            features[row.utt_id] = cached
+        keys[row.utt_id] = entry_key(extractor.name, settings, content_digest(extractor.content(row)))
+        rows[row.utt_id] = row
+        if not cache.path(extractor.name, keys[row.utt_id]).is_file():
+            missing.append(row)
     with tqdm(total=len(missing), desc=f"extracting {extractor.name}", unit="utt",
               disable=not progress or not missing) as bar:
         for start in range(0, len(missing), extractor.batch_size):
             chunk = missing[start:start + extractor.batch_size]
-            arrays = extractor.compute([r for r, _, _ in chunk], [d for _, d, _ in chunk])
-            for (row, _, key), array in zip(chunk, arrays, strict=True):
-                cache.store(extractor.name, key, array)
-                features[row.utt_id] = array
+            for row, (key, _) in zip(chunk, compute_entries(chunk, extractor, cache), strict=True):
+                keys[row.utt_id] = key
             bar.update(len(chunk))
-    return {utt_id: features[utt_id] for utt_id in table["utt_id"]}
+    return CachedFeatures(extractor, cache, keys, rows)

@@ -7,7 +7,8 @@ setting, and a changed setting or a changed file can never return a stale featur
 Entries are written to a temporary file and moved into place (atomic on POSIX), so concurrent
 readers never see half an entry and concurrent writers of the same entry are harmless.  Each
 entry carries a SHA-256 of its payload: a corrupt entry is detected, deleted and recomputed, never
-loaded.
+loaded.  An entry verified once can then be memory-mapped (:meth:`FeatureCache.map`), so a reader
+reads only the part of the array it uses.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import mmap
 import os
 import tempfile
 from pathlib import Path
@@ -71,6 +73,25 @@ class FeatureCache:
         except ValueError:
             path.unlink(missing_ok=True)
             return None
+
+    def map(self, extractor: str, key: str, shape: tuple, dtype) -> np.ndarray | None:
+        """An entry that :meth:`load` has verified, as a read-only array over a memory map of its
+        file, or ``None`` when absent or no longer of that size.
+
+        ``shape`` and ``dtype`` are the verified array's: an entry's data are the last bytes of its
+        file (stored C-contiguous), so nothing is parsed, and pages are read only when touched.
+        The checksum is not checked again (that would read the whole entry).
+        """
+        dtype, count = np.dtype(dtype), int(np.prod(shape))
+        if count == 0:  # mmap cannot map nothing
+            return np.empty(shape, dtype)
+        try:
+            with self.path(extractor, key).open("rb") as handle:
+                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (FileNotFoundError, ValueError):  # ValueError: an empty file
+            return None
+        offset = len(mapped) - count * dtype.itemsize
+        return np.frombuffer(mapped, dtype, count, offset).reshape(shape) if offset >= 0 else None
 
     def store(self, extractor: str, key: str, array: np.ndarray) -> None:
         """Write an entry atomically.
