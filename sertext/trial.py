@@ -554,20 +554,42 @@ def _recalibrate_batch_norm(model, split: _Split, config: TrialConfig, generator
 
 @torch.no_grad()
 def _predict(model, split: _Split, config: TrialConfig, device) -> np.ndarray:
-    """Model outputs for every utterance, full length: in batches where the model masks padding
-    (token masks, inputs with lengths), else one at a time (the CNN family, so that no padding
-    changes the pooled statistics)."""
+    """Model outputs for every utterance, full length, in :func:`_evaluation_batches`."""
     model.eval()
-    arch = ARCHITECTURES[config.model.arch]
-    batch_size = config.train.batch_size if "tokens" in arch.inputs or arch.lengths else 1
     amp = _amp_dtype(config, device)
     outputs = []
-    for start in range(0, len(split.ids), batch_size):
-        index = list(range(start, min(start + batch_size, len(split.ids))))
+    for index in _evaluation_batches(split, config):
         inputs = _batch_inputs(split, index, config, model, device, None)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             outputs.append(model(**inputs).float().cpu())
     return torch.cat(outputs).numpy()
+
+
+def _evaluation_batches(split: _Split, config: TrialConfig) -> list[list[int]]:
+    """Consecutive utterances to evaluate together: batches of ``train.batch_size`` where the model
+    masks padding (token masks, inputs with lengths), else one at a time (the CNN family, so that no
+    padding changes the pooled statistics).
+
+    A batch of inputs with lengths also stays within ``batch_size`` utterances of twice the split's
+    median length once padded: long utterances go in smaller batches (the longest alone), so the
+    memory an evaluation needs does not grow with the longest utterances a larger corpus brings.
+    """
+    arch, size, n = ARCHITECTURES[config.model.arch], config.train.batch_size, len(split.ids)
+    if "tokens" in arch.inputs or not arch.lengths:
+        step = size if "tokens" in arch.inputs or arch.lengths else 1
+        return [list(range(start, min(start + step, n))) for start in range(0, n, step)]
+    name = arch.lengths[0]
+    lengths = [np.shape(split.inputs[name][i])[arch.time_axis.get(name, 0)] for i in range(n)]
+    budget = size * max(2 * float(np.median(lengths)), 1.0)
+    batches, longest = [[]], 0
+    for i, length in enumerate(lengths):
+        batch = batches[-1]
+        if batch and (len(batch) == size or (len(batch) + 1) * max(longest, length) > budget):
+            batches.append(batch := [])
+            longest = 0
+        batch.append(i)
+        longest = max(longest, length)
+    return batches
 
 
 def _score(outputs: np.ndarray, split: _Split, config: TrialConfig, classes: list) -> tuple[dict, pd.DataFrame]:

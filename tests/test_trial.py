@@ -575,3 +575,23 @@ def test_speaker_probe_trains_the_papers_mlp_on_every_segment_by_default(monkeyp
     linear = trial._speaker_probe(model, [split], _resolved("crossrep-mel", **{"model.probe": "linear"}),
                                   torch.device("cpu"))
     assert set(linear) == set(result) and not calls
+
+
+def test_evaluation_batches_keep_order_and_put_long_utterances_in_smaller_batches():
+    import numpy as np
+    import pandas as pd
+
+    from sertext.config import TrialConfig
+    from sertext.trial import _evaluation_batches, _Split
+
+    lengths = [10, 12, 8, 11, 200, 9, 10, 45, 10, 10, 11, 9]
+    states = [np.zeros((2, n, 3), np.float16) for n in lengths]  # crossrep's wav2vec input: time on axis 1
+    split = _Split([f"u{i}" for i in range(len(lengths))], {"wav2vec": states}, np.zeros(len(lengths)), pd.DataFrame())
+    config = TrialConfig.from_dict({"model.arch": "crossrep", "model.speech_model": "x", "train.batch_size": 4})
+    batches = _evaluation_batches(split, config)
+    assert sum(batches, []) == list(range(len(lengths)))  # every utterance once, in order
+    budget = 4 * 2 * np.median(lengths)
+    assert all(len(b) <= 4 and (len(b) == 1 or len(b) * max(lengths[i] for i in b) <= budget) for b in batches)
+    assert batches == [[0, 1, 2, 3], [4], [5, 6], [7], [8, 9, 10, 11]]  # padded to 200 or 45: alone
+    cnn = _evaluation_batches(split, TrialConfig.from_dict({"model.arch": "cnn14", "train.batch_size": 4}))
+    assert cnn == [[i] for i in range(len(lengths))]  # the CNN family: one at a time
