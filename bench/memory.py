@@ -18,14 +18,25 @@ paper's shapes here), and the separate extraction rows load randomly initialised
 same size, which use as much memory as the pretrained ones.  The text baseline's paper encoder
 (BERT-base) is likewise a random-init BERT-base with MiniLM's (BERT-uncased) tokenizer.
 
-Not included: a trial also keeps its fold's cached features in memory (the JSON gives their size
-per hour of audio).  Writes ``bench/results/memory.json``.
+Corpus size (``--corpus-hours 0.5 1 2``): the peak RSS of a whole ``run_trial`` (one epoch, the
+demo's width and batch size, fold Ses01F) of ``cnn14`` and of ``crossrep`` on IEMOCAP-shaped demo
+corpora of that many hours of audio (``sertext demo-corpus --scale iemocap``; the smaller ones are
+subsets of dialogs of the largest, so they share its cache).  crossrep reads wav2vec 2.0 states of
+the paper's wav2vec2-large-lv60 shape (25 x 1024, float16, 50 frames/s), written into the cache
+under the keys the trial looks up (no weights offline); every other feature is extracted for real
+before the trials start.  The goal: a flat line, since a trial reads its cached features per batch.
+``--before SRC`` runs the same cases with the sertext package found in folder ``SRC`` (e.g. a
+``git worktree`` of an older commit) side by side, for the growth it had.
+
+Writes ``bench/results/memory.json`` (``--corpus-hours`` adds its ``corpus_size`` key to it).
 
 Run: python bench/memory.py [--archs cnn14 text] [--settings demo paper]
+     python bench/memory.py --corpus-hours 0.5 1 2 [--before /tmp/sertext-old]
 """
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -115,11 +126,14 @@ def write_models(folder: Path, archs: list, settings: list) -> dict:
     return {k: str(v) for k, v in paths.items()}
 
 
-def run_child(case: dict) -> dict:
-    """Run one case in a fresh interpreter; its JSON result (the last line it prints)."""
-    done = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True, text=True)
+def run_child(case: dict, source: str | None = None) -> dict:
+    """Run one case in a fresh interpreter (importing sertext from folder ``source`` when given);
+    its JSON result (the last line it prints)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])} if source else None
+    done = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True, text=True,
+                          env=env)
     if done.returncode != 0:
-        raise RuntimeError(f"case {case} failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"case {case} failed with exit code {done.returncode}:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -153,9 +167,10 @@ def main(archs: list, settings: list) -> dict:
     result = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}", "device": "cpu",
               "training_steps": STEPS, "evaluation_batches": 1, "settings": SETTINGS,
               "measure": "peak RSS (VmHWM) of a fresh process per case, read at its end",
-              "not_included": "the fold's cached features, which a trial keeps in memory: see "
-                              "cached_features_mib_per_audio_hour (as cached: wav2vec states float16, others float32; "
-                              "per-utterance sizes such as token states scale with the setting's utterance length)",
+              "not_included": "the fold's cached features, which a trial reads per batch from the cache (see "
+                              "corpus_size); cached_features_mib_per_audio_hour gives their size on disk (wav2vec "
+                              "states float16, others float32; per-utterance sizes such as token states scale with "
+                              "the setting's utterance length)",
               "baseline": "a process that imports torch and sertext.trial",
               "baseline_mib": run_child({"kind": "baseline"})["peak_mib"], "cases": []}
     start = time.perf_counter()
@@ -167,6 +182,159 @@ def main(archs: list, settings: list) -> dict:
                 print(json.dumps(result["cases"][-1]), flush=True)
     result["total_wall_s"] = round(time.perf_counter() - start, 1)
     return result
+
+
+# --- corpus size: a whole trial on 0.5, 1 and 2 hours of audio ---------------------------------
+SCALE_ARCHS = ("cnn14", "crossrep")
+MEAN_UTTERANCE_S = 4.46  # IEMOCAP: 12.44 h over 10,039 utterances
+
+
+def wav_hours(root: Path, dialogs: list | None = None) -> float:
+    """Hours of audio in the corpus at ``root`` (of ``dialogs`` only, when given)."""
+    import soundfile as sf
+
+    wavs = [w for w in root.glob("Session*/sentences/wav/*/*.wav") if dialogs is None or w.parent.name in dialogs]
+    return sum(sf.info(w).frames / sf.info(w).samplerate for w in wavs) / 3600
+
+
+def dialog_subset(full: Path, out: Path, hours: float) -> float:
+    """Link whole dialogs of ``full`` into ``out``, taking each session's next dialog in turn, until
+    ``hours`` of audio; return the hours linked.  Every session and speaker stays represented."""
+    per_session = {s.name: sorted(d.name for d in (s / "sentences" / "wav").iterdir())
+                   for s in sorted(full.glob("Session*"))}
+    chosen = []
+    for turn in range(max(map(len, per_session.values()))):
+        for dialogs in per_session.values():
+            if turn < len(dialogs) and wav_hours(full, chosen) < hours:
+                chosen.append(dialogs[turn])
+    for dialog in chosen:
+        session = f"Session{int(dialog[3:5])}"
+        for part in (f"dialog/EmoEvaluation/{dialog}.txt", f"dialog/transcriptions/{dialog}.txt",
+                     f"sentences/wav/{dialog}", f"sentences/ForcedAlignment/{dialog}"):
+            source = full / session / part
+            for file in [source] if source.is_file() else sorted(source.iterdir()):
+                target = out / session / file.relative_to(full / session)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(file, target)
+    return wav_hours(out)
+
+
+def write_wav2vec_states(root: Path, model: str, cache_dir: Path) -> float:
+    """Store wav2vec2-large-shaped states (25 x frames x 1024, float16) for every wav under the key
+    the trial's extractor looks up; return the GiB written."""
+    import soundfile as sf
+
+    from sertext.features import FeatureCache
+    from sertext.features.autovc_mel import autovc_frame_count
+    from sertext.features.cache import content_digest, entry_key
+    from sertext.features.wav2vec import Wav2Vec2Extractor
+
+    extractor, cache = Wav2Vec2Extractor(model), FeatureCache(cache_dir)
+    settings, layers, width = extractor.settings(), *SETTINGS["paper"]["wav2vec"]
+    wavs = sorted(root.glob("Session*/sentences/wav/*/*.wav"))
+    frames = {w: autovc_frame_count(sf.info(w).frames) for w in wavs}
+    longest = max(frames.values())
+    pool = np.random.default_rng(0).standard_normal((layers, longest, width), np.float32).astype(np.float16)
+    for wav in wavs:
+        cache.store(extractor.name, entry_key(extractor.name, settings, content_digest(wav.read_bytes())),
+                    pool[:, :frames[wav]])
+    return sum(frames.values()) * layers * width * 2 / 2**30
+
+
+def scale_config(arch: str, root: Path, cache_dir: Path, model: str) -> dict:
+    """One epoch of ``arch`` at its demo width and batch size on fold Ses01F of the corpus at ``root``."""
+    config = {"model.arch": arch, "data.root": str(root), "data.cache_dir": str(cache_dir), "train.epochs": 1,
+              "train.device": "cpu", **demo_overrides(arch)}
+    if arch == "crossrep":  # the linear speaker probe: the MLP's ten epochs would only add time
+        config.update({"model.speech_model": model, "model.probe": "linear"})
+    return config
+
+
+def extract_features(config: dict) -> None:
+    """Every feature the trial reads except the written wav2vec states, extracted into its cache."""
+    from sertext.config import TrialConfig
+    from sertext.data import load_corpus
+    from sertext.features import FeatureCache, extract
+    from sertext.features.extractors import feature_extractors
+    from sertext.trial import fold_training
+
+    resolved = TrialConfig.from_dict(config).resolved()
+    table = load_corpus("iemocap", config["data.root"])
+    for kind, extractor in feature_extractors(resolved, fold_training(resolved)).items():
+        if kind != "wav2vec":
+            extract(table, extractor, FeatureCache(config["data.cache_dir"]), progress=True)
+
+
+def corpus_size(hours: list, before: str | None) -> dict:
+    """Peak RSS of a whole trial per architecture and corpus size (and with ``before``'s sertext)."""
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor
+
+    from sertext.data.demo import write_demo_corpus
+
+    result = {"measure": "peak RSS (VmHWM) of a fresh process running sertext.trial.run_trial: one epoch, "
+                         "the demo's width and batch size, fold Ses01F, dev and test predictions",
+              "corpus": "sertext demo-corpus --scale iemocap (eSpeak), dialogs linked to the hours wanted",
+              "wav2vec_states": "25 x 1024 float16 per 20 ms frame (wav2vec2-large-lv60), written into the cache",
+              "cases": []}
+    if before:
+        result["before"] = subprocess.run(["git", "-C", before, "log", "-1", "--format=%h %s"], capture_output=True,
+                                          text=True).stdout.strip() or before
+    with tempfile.TemporaryDirectory(dir=os.environ.get("SERTEXT_BENCH_TMP")) as folder:
+        folder = Path(folder)
+        full = write_demo_corpus(folder / "full", scale="iemocap",
+                                 utterances=round(max(hours) * 3600 / MEAN_UTTERANCE_S * 1.02), progress=True)
+        model = folder / "wav2vec2-large-config"  # the extractor's identity only: trials read cached states
+        Wav2Vec2Config(**WAV2VEC_CONFIGS["paper"]).save_pretrained(model)
+        Wav2Vec2FeatureExtractor(do_normalize=True).save_pretrained(model)
+        cache = folder / "cache"
+        roots = {h: folder / f"{h}h" for h in sorted(hours)}
+        actual = {h: dialog_subset(full, root, h) for h, root in roots.items()}
+        result["wav2vec_states_gib"] = round(write_wav2vec_states(roots[max(hours)], str(model), cache), 1)
+        for arch in SCALE_ARCHS:
+            for root in roots.values():
+                extract_features(scale_config(arch, root, cache, str(model)))
+        for arch in SCALE_ARCHS:
+            for h, root in roots.items():
+                for label, source in [("now", None)] + ([("before", before)] if before else []):
+                    start = time.perf_counter()
+                    case = {"kind": "whole trial", "config": scale_config(arch, root, cache, str(model))}
+                    measured = measure_whole_trial(case, source)
+                    row = {"arch": arch, "hours": round(actual[h], 3), "code": label, **measured,
+                           "wall_s": round(time.perf_counter() - start, 1)}
+                    result["cases"].append(row)
+                    print(json.dumps(row), flush=True)
+    result["growth_of_the_peak"] = growth(result["cases"])
+    return result
+
+
+def measure_whole_trial(case: dict, source: str | None) -> dict:
+    """:func:`run_child`; where older code (``source``) fails, e.g. killed for memory on a large
+    corpus, the failure is the row's result."""
+    try:
+        return run_child(case, source)
+    except RuntimeError as error:
+        if source is None:
+            raise
+        return {"peak_mib": None, "failed": str(error).splitlines()[0].split(" failed with ")[-1].rstrip(":")}
+
+
+def growth(cases: list) -> dict:
+    """Relative growth of the peak from the smallest to the largest corpus measured, per architecture and code."""
+    out = {}
+    for arch, code in dict.fromkeys((c["arch"], c["code"]) for c in cases):
+        peaks = sorted((c["hours"], c["peak_mib"]) for c in cases
+                       if (c["arch"], c["code"]) == (arch, code) and c["peak_mib"] is not None)
+        out[f"{arch} ({code}), {peaks[0][0]:.2g} to {peaks[-1][0]:.2g} h"] = round(peaks[-1][1] / peaks[0][1] - 1, 3)
+    return out
+
+
+def print_corpus_size(result: dict) -> None:
+    print(f"\n{'architecture':12s} {'code':7s} {'hours':>6s} {'peak MiB':>9s} {'trial s':>8s}")
+    for c in result["cases"]:
+        peak = f"{c['peak_mib']:9.0f}" if c["peak_mib"] is not None else f"{'-':>9s}  " + c["failed"]
+        print(f"{c['arch']:12s} {c['code']:7s} {c['hours']:6.2f} {peak} {c['wall_s']:8.0f}")
+    for name, value in result["growth_of_the_peak"].items():
+        print(f"growth of the peak, {name}: {value:+.1%}")
 
 
 # --- the child: one measured case --------------------------------------------------------------
@@ -247,10 +415,20 @@ def run_extraction(case: dict) -> dict:
     return {}
 
 
+def run_whole_trial(case: dict) -> dict:
+    """``sertext.trial.run_trial`` of the case's config: what it trained and scored."""
+    import sertext
+    from sertext.trial import run_trial
+
+    result = run_trial(case["config"])
+    return {"test_uar": round(result.metrics["test/uar"], 3), "sertext_from": str(Path(sertext.__file__).parent)}
+
+
 def child(case: dict) -> dict:
     import sertext.trial  # noqa: F401  (the baseline: torch and sertext imported)
 
-    measured = {"trial": run_trial_steps, "extraction": run_extraction}.get(case["kind"], lambda _: {})(case)
+    measured = {"trial": run_trial_steps, "extraction": run_extraction,
+                "whole trial": run_whole_trial}.get(case["kind"], lambda _: {})(case)
     return {**measured, "peak_mib": round(peak_mib(), 1)}
 
 
@@ -258,15 +436,24 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archs", nargs="+", default=None, help="only these architectures (default: all)")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--corpus-hours", nargs="+", type=float, default=None,
+                        help="instead: a whole cnn14 and crossrep trial on corpora of these hours of audio")
+    parser.add_argument("--before", default=None, metavar="SRC",
+                        help="with --corpus-hours: also run each case with the sertext package in folder SRC")
     parser.add_argument("--case", default=None, help=argparse.SUPPRESS)  # internal: run one case in this process
     args = parser.parse_args()
     if args.case:
         print(json.dumps(child(json.loads(args.case))))
         sys.exit()
-    from sertext.models import ARCHITECTURES
-
-    result = main([a for a in ARCHITECTURES if args.archs is None or a in args.archs], args.settings)
-    print_table(result)
     out = Path(__file__).parent / "results" / "memory.json"
+    if args.corpus_hours:
+        scale = corpus_size(args.corpus_hours, args.before)
+        print_corpus_size(scale)
+        result = {**json.loads(out.read_text()), "corpus_size": scale}
+    else:
+        from sertext.models import ARCHITECTURES
+
+        result = main([a for a in ARCHITECTURES if args.archs is None or a in args.archs], args.settings)
+        print_table(result)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
