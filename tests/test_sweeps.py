@@ -5,6 +5,7 @@
 """
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,27 @@ def test_no_sweep_script_is_named_like_a_module_the_libraries_look_for():
     looked_for = set(run.stdout.split())
     assert "bottleneck" in looked_for  # the probe sees optional imports
     assert not looked_for & {p.stem for p in SWEEPS.glob("*.py")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(p.name for p in SWEEPS.glob("*.py") if p.name != "late_fusion.py"))
+def test_every_sweep_dry_run_prints_its_cost_per_architecture_and_runs_nothing(script, tmp_path):
+    """``--dry-run`` as a user runs it before a paper-size sweep: the trials, the features to extract
+    and one training line per architecture, whose trials add up to the total; no run is logged.
+    (late_fusion.py's dry run reads a finished sweep: tests/sweep/test_tune.py.)"""
+    run = subprocess.run([sys.executable, str(SWEEPS / script), "--demo", "--dry-run", "--quiet",
+                          "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=900)  # a guard against a hang, not a budget
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    total = int(re.search(r"^dry run of sweep \S+: (\d+) trials \(\d+ folds?\)", run.stdout, re.M).group(1))
+    features = run.stdout[run.stdout.index("features (cache"):run.stdout.index("training, from")]
+    assert re.search(r"^  \S+.*: \d+ of \d+ utterances to extract", features, re.M)
+    per_arch = re.findall(r"^  (\S+): (\d+) trials × \d+ epochs? × \d+ steps × \d+\.\d+ s on cpu = ", run.stdout,
+                          re.M)
+    assert per_arch and sum(int(n) for _, n in per_arch) == total
+    assert len({arch for arch, _ in per_arch}) == len(per_arch)  # one line per architecture
+    assert "estimated training:" in run.stdout
+    assert not (tmp_path / "mlflow").exists() and not (tmp_path / "ray_results").exists()
 
 
 def _run_demo(script, tmp_path, *args):

@@ -3,8 +3,9 @@
 :func:`print_plan` resolves the corpus and expands the definition as a run would, then prints
 
 * the trials, per architecture;
-* each feature the trials read: how many utterances still need extracting, and, from two of them
-  extracted here (and not stored), the time and cache space that will take;
+* each feature the trials read: how many utterances still need extracting, and, from a few of them
+  extracted here (and not stored), the time and cache space that will take: one utterance's time
+  after a first that loads the extractor's model, and that load, which every worker pays once;
 * per architecture, the training time: one training step timed on this machine's device (on a
   batch of the fold's training utterances, :func:`sertext.trial.training_step_seconds`) times the
   steps per epoch, the epochs and the trials; and the total with as many trials at once as this
@@ -40,7 +41,8 @@ def print_plan(sweep: SweepConfig, settings: RunSettings) -> None:
             for trial in candidate.trials:
                 counts[trial.arch] += run.num_samples if run.search else 1
                 examples.setdefault(trial.arch, trial)
-    print(f"dry run of sweep {sweep.name}: {sum(counts.values())} trials ({len(corpus.folds)} folds) "
+    folds = f"{len(corpus.folds)} fold{'s' if len(corpus.folds) != 1 else ''}"
+    print(f"dry run of sweep {sweep.name}: {sum(counts.values())} trials ({folds}) "
           f"on {corpus.root}; nothing is trained")
     print(f"features (cache {cache_dir}):")
     for line in _feature_lines(feature_trials(runs, sweep), corpus, cache_dir, sweep.corpus):
@@ -57,28 +59,59 @@ def print_plan(sweep: SweepConfig, settings: RunSettings) -> None:
 
 
 def _feature_lines(trials: list, corpus, cache_dir: str, corpus_name: str) -> list[str]:
-    """One line per extractor setting: utterances to extract, and their estimated time and size."""
+    """One line per extractor setting (per kind of semantic frames, over its folds' spaces):
+    utterances to extract, and their estimated time and size."""
     from sertext.data import load_corpus
     from sertext.features import FeatureCache
-    from sertext.features.distributed import missing_rows
     from sertext.features.semantic import SemanticFramesExtractor
 
     table = load_corpus(corpus_name, corpus.root, dialogue_acts=corpus.dialogue_acts)
     cache = FeatureCache(cache_dir)
-    lines = []
-    for extractor in distinct_extractors(trials, progress=False):
-        missing = missing_rows(table, extractor, cache)
-        head = f"{extractor.name}: {len(missing)} of {len(table)} utterances to extract"
-        if missing.empty or isinstance(extractor, SemanticFramesExtractor):
-            lines.append(head + ("" if missing.empty else " (after training each fold's semantic space; not timed)"))
-            continue
-        sample = list(missing.head(2).itertuples(index=False))
-        started = time.perf_counter()
-        arrays = extractor.compute(sample, [extractor.content(row) for row in sample])
-        seconds = (time.perf_counter() - started) / len(sample)
-        size = sum(a.nbytes for a in arrays) / len(sample) * len(missing)
-        lines.append(f"{head}, about {seconds * len(missing) / 60:.1f} min and {_bytes(size)}")
-    return lines
+    extractors = distinct_extractors(trials, progress=False)
+    semantic = [e for e in extractors if isinstance(e, SemanticFramesExtractor)]
+    return ([_feature_line(e, table, cache) for e in extractors if not isinstance(e, SemanticFramesExtractor)]
+            + [_semantic_line(kind, [e for e in semantic if e.semantic == kind], table, cache)
+               for kind in dict.fromkeys(e.semantic for e in semantic)])
+
+
+def _feature_line(extractor, table, cache) -> str:
+    """What extracting one feature still costs: its missing utterances, the time they take (one
+    utterance timed after a first one that loads the extractor's model, and that load once per
+    worker) and their size."""
+    from sertext.features.distributed import missing_rows
+
+    missing = missing_rows(table, extractor, cache)
+    head = f"{extractor.name}: {len(missing)} of {len(table)} utterances to extract"
+    if missing.empty:
+        return head
+    rows = list(missing.head(3).itertuples(index=False))
+    first, arrays = _timed(extractor, rows[:1])
+    if len(rows) > 1:
+        rest, arrays = _timed(extractor, rows[1:])
+        seconds, load = rest / len(arrays), max(first - rest / len(arrays), 0.0)
+    else:
+        seconds, load = first, 0.0
+    size = sum(a.nbytes for a in arrays) / len(arrays)
+    loading = f" (+ {_duration(load)} to load its model on each worker)" if load >= 1 else ""
+    return f"{head}, about {_duration(seconds * len(missing))}{loading} and {_bytes(size * len(missing))}"
+
+
+def _timed(extractor, rows: list) -> tuple[float, list]:
+    """Seconds ``extractor`` takes to compute ``rows``, and what it computed (not stored)."""
+    started = time.perf_counter()
+    arrays = extractor.compute(rows, [extractor.content(row) for row in rows])
+    return time.perf_counter() - started, arrays
+
+
+def _semantic_line(kind: str, extractors: list, table, cache) -> str:
+    """Semantic frames of one kind in every fold's space: not timed, since each fold's space is
+    trained first (by the sweep, once)."""
+    from sertext.features.distributed import missing_rows
+
+    missing = sum(len(missing_rows(table, extractor, cache)) for extractor in extractors)
+    spaces = f"{len(extractors)} fold space{'s' if len(extractors) != 1 else ''}"
+    return (f"semantic-frames ({kind}, {spaces}): {missing} of {len(table) * len(extractors)} utterances to extract "
+            "(after training each fold's semantic space; not timed)")
 
 
 def _training_line(arch: str, trials: int, config: dict, cache_dir: str) -> tuple[str, float]:
@@ -108,6 +141,18 @@ def _slots(settings: RunSettings) -> tuple[int, str]:
         slots = min(slots, settings.max_concurrent)
         where += f", at most {settings.max_concurrent}"
     return max(1, slots), where
+
+
+def _duration(seconds: float) -> str:
+    """A duration in seconds, minutes or hours, whichever reads best.
+
+    Examples:
+        >>> _duration(4.2), _duration(125), _duration(3 * 3600)
+        ('4 s', '2.1 min', '3.0 h')
+    """
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
 def _bytes(n: float) -> str:

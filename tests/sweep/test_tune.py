@@ -188,12 +188,15 @@ def test_variants_of_one_model_fuse_with_the_unvaried_text_model(tiny_demo_root,
 
 @pytest.mark.slow
 @pytest.mark.ray
-def test_late_fusion_sweep_logs_one_run_per_weight(tmp_path, cluster):
+def test_late_fusion_sweep_logs_one_run_per_weight(tmp_path, cluster, capsys):
     from sertext.fusion import fuse, selection_score
     from tests.fixtures import FAILED, FOLDS, SEEDS, synthetic_predictions, write_synthetic_sweep
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     write_synthetic_sweep(uri)
+    assert run_fusion_sweep("synthetic", tracking_uri=uri, points=5, dry_run=True) is None
+    assert "dry run of synthetic-fusion: 5 weights × 5 (fold, seed) pairs of cnn14 and text" in capsys.readouterr().out
+    assert MlflowClient(uri).get_experiment_by_name("synthetic-fusion") is None  # nothing logged
     curve = run_fusion_sweep("synthetic", tracking_uri=uri, points=5, storage_path=str(tmp_path / "ray"),
                              progress=False)
     parent, runs = sweep_runs(uri, "synthetic-fusion")
