@@ -576,7 +576,7 @@ def _evaluation_batches(split: _Split, config: TrialConfig) -> list[list[int]]:
     """
     arch, size, n = ARCHITECTURES[config.model.arch], config.train.batch_size, len(split.ids)
     if "tokens" in arch.inputs or not arch.lengths:
-        step = size if "tokens" in arch.inputs or arch.lengths else 1
+        step = size if "tokens" in arch.inputs else 1
         return [list(range(start, min(start + step, n))) for start in range(0, n, step)]
     name = arch.lengths[0]
     lengths = [np.shape(split.inputs[name][i])[arch.time_axis.get(name, 0)] for i in range(n)]
