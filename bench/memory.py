@@ -446,14 +446,16 @@ if __name__ == "__main__":
         print(json.dumps(child(json.loads(args.case))))
         sys.exit()
     out = Path(__file__).parent / "results" / "memory.json"
-    if args.corpus_hours:
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    if args.corpus_hours:  # each mode replaces its own part of the JSON and keeps the other's
         scale = corpus_size(args.corpus_hours, args.before)
         print_corpus_size(scale)
-        result = {**json.loads(out.read_text()), "corpus_size": scale}
+        result = {**previous, "corpus_size": scale}
     else:
         from sertext.models import ARCHITECTURES
 
         result = main([a for a in ARCHITECTURES if args.archs is None or a in args.archs], args.settings)
         print_table(result)
+        result |= {k: v for k, v in previous.items() if k == "corpus_size"}
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
