@@ -126,6 +126,14 @@ def write_models(folder: Path, archs: list, settings: list) -> dict:
     return {k: str(v) for k, v in paths.items()}
 
 
+class CaseFailed(RuntimeError):
+    """A child process that did not finish its case (``returncode`` -9: killed, e.g. out of memory)."""
+
+    def __init__(self, case: dict, returncode: int, stderr: str) -> None:
+        super().__init__(f"case {case} failed with exit code {returncode}:\n{stderr[-3000:]}")
+        self.returncode = returncode
+
+
 def run_child(case: dict, source: str | None = None) -> dict:
     """Run one case in a fresh interpreter (importing sertext from folder ``source`` when given);
     its JSON result (the last line it prints)."""
@@ -133,7 +141,7 @@ def run_child(case: dict, source: str | None = None) -> dict:
     done = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True, text=True,
                           env=env)
     if done.returncode != 0:
-        raise RuntimeError(f"case {case} failed with exit code {done.returncode}:\n{done.stderr[-3000:]}")
+        raise CaseFailed(case, done.returncode, done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -189,24 +197,23 @@ SCALE_ARCHS = ("cnn14", "crossrep")
 MEAN_UTTERANCE_S = 4.46  # IEMOCAP: 12.44 h over 10,039 utterances
 
 
-def wav_hours(root: Path, dialogs: list | None = None) -> float:
-    """Hours of audio in the corpus at ``root`` (of ``dialogs`` only, when given)."""
+def wav_hours(wavs: list) -> float:
+    """Hours of audio in ``wavs``."""
     import soundfile as sf
 
-    wavs = [w for w in root.glob("Session*/sentences/wav/*/*.wav") if dialogs is None or w.parent.name in dialogs]
-    return sum(sf.info(w).frames / sf.info(w).samplerate for w in wavs) / 3600
+    return sum(sf.info(w).duration for w in wavs) / 3600
 
 
 def dialog_subset(full: Path, out: Path, hours: float) -> float:
     """Link whole dialogs of ``full`` into ``out``, taking each session's next dialog in turn, until
     ``hours`` of audio; return the hours linked.  Every session and speaker stays represented."""
-    per_session = {s.name: sorted(d.name for d in (s / "sentences" / "wav").iterdir())
-                   for s in sorted(full.glob("Session*"))}
-    chosen = []
+    per_session = {s.name: sorted((s / "sentences" / "wav").iterdir()) for s in sorted(full.glob("Session*"))}
+    chosen, linked = [], 0.0
     for turn in range(max(map(len, per_session.values()))):
         for dialogs in per_session.values():
-            if turn < len(dialogs) and wav_hours(full, chosen) < hours:
-                chosen.append(dialogs[turn])
+            if turn < len(dialogs) and linked < hours:
+                chosen.append(dialogs[turn].name)
+                linked += wav_hours(sorted(dialogs[turn].glob("*.wav")))
     for dialog in chosen:
         session = f"Session{int(dialog[3:5])}"
         for part in (f"dialog/EmoEvaluation/{dialog}.txt", f"dialog/transcriptions/{dialog}.txt",
@@ -216,14 +223,16 @@ def dialog_subset(full: Path, out: Path, hours: float) -> float:
                 target = out / session / file.relative_to(full / session)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.link(file, target)
-    return wav_hours(out)
+    return linked
 
 
 def write_wav2vec_states(root: Path, model: str, cache_dir: Path) -> float:
-    """Store wav2vec2-large-shaped states (25 x frames x 1024, float16) for every wav under the key
-    the trial's extractor looks up; return the GiB written."""
+    """Store wav2vec2-large-shaped states (25 x frames x 1024, float16, the extractor's frame count)
+    for every utterance of the corpus at ``root`` under the key its extractor looks up; return the
+    GiB written."""
     import soundfile as sf
 
+    from sertext.data import load_corpus
     from sertext.features import FeatureCache
     from sertext.features.autovc_mel import autovc_frame_count
     from sertext.features.cache import content_digest, entry_key
@@ -231,14 +240,13 @@ def write_wav2vec_states(root: Path, model: str, cache_dir: Path) -> float:
 
     extractor, cache = Wav2Vec2Extractor(model), FeatureCache(cache_dir)
     settings, layers, width = extractor.settings(), *SETTINGS["paper"]["wav2vec"]
-    wavs = sorted(root.glob("Session*/sentences/wav/*/*.wav"))
-    frames = {w: autovc_frame_count(sf.info(w).frames) for w in wavs}
-    longest = max(frames.values())
-    pool = np.random.default_rng(0).standard_normal((layers, longest, width), np.float32).astype(np.float16)
-    for wav in wavs:
-        cache.store(extractor.name, entry_key(extractor.name, settings, content_digest(wav.read_bytes())),
-                    pool[:, :frames[wav]])
-    return sum(frames.values()) * layers * width * 2 / 2**30
+    rows = list(load_corpus("iemocap", root).itertuples(index=False))
+    frames = [autovc_frame_count(sf.info(row.path).frames) for row in rows]
+    pool = np.random.default_rng(0).standard_normal((layers, max(frames), width), np.float32).astype(np.float16)
+    for row, count in zip(rows, frames, strict=True):
+        cache.store(extractor.name, entry_key(extractor.name, settings, content_digest(extractor.content(row))),
+                    pool[:, :count])
+    return sum(frames) * layers * width * 2 / 2**30
 
 
 def scale_config(arch: str, root: Path, cache_dir: Path, model: str) -> dict:
@@ -312,10 +320,10 @@ def measure_whole_trial(case: dict, source: str | None) -> dict:
     corpus, the failure is the row's result."""
     try:
         return run_child(case, source)
-    except RuntimeError as error:
+    except CaseFailed as error:
         if source is None:
             raise
-        return {"peak_mib": None, "failed": str(error).splitlines()[0].split(" failed with ")[-1].rstrip(":")}
+        return {"peak_mib": None, "failed": f"exit code {error.returncode}"}
 
 
 def growth(cases: list) -> dict:
