@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sertext import stats, tracking
+from sertext import record, stats, tracking
 from sertext.fusion import fuse_sweep
 from sertext.metrics import f1_per_class, table_metrics
 from sertext.predictions import classes_of, output_column, targets_of, task_of
@@ -30,20 +30,14 @@ KEYS = ["arch", "variant", "fold", "seed"]
 
 
 def collect_runs(tracking_uri: str, experiment_id: str, parent_run_id: str) -> pd.DataFrame:
-    """The sweep's child runs, one row each: ``run_id``, ``arch``, ``variant``, ``fold``, ``seed``,
-    ``setting`` (the grid point or searched values), ``status``, ``stopped`` (stopped early by the
-    scheduler) and the final dev/test/cross metrics (and probes, ``probe/…``, and semantic spaces'
+    """The sweep's child runs, one row each (:func:`sertext.record.trial_row`): ``run_id``,
+    ``arch``, ``variant``, ``fold``, ``seed``, ``setting`` (the grid point or searched values),
+    ``status``, ``stopped`` (stopped early by the scheduler), ``models`` (the pretrained models it
+    read) and the final dev/test/cross metrics (and probes, ``probe/…``, and semantic spaces'
     alignment checks, ``semantic/…``) MLflow holds."""
-    rows = []
-    for run in tracking.child_runs(tracking_uri, experiment_id, parent_run_id):
-        tags = run.data.tags
-        rows.append({"run_id": run.info.run_id, "arch": tags.get("arch"), "variant": tags.get("variant", "-"),
-                     "fold": tags.get("fold"), "seed": int(tags["seed"]) if "seed" in tags else None,
-                     "setting": tags.get("setting", "-"), "status": run.info.status,
-                     "stopped": tags.get(tracking.STOPPED_TAG) == "true",
-                     **{k: v for k, v in run.data.metrics.items()
-                        if k.startswith(("dev/", "test/", "cross/", "probe/", "semantic/"))}})
-    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", *KEYS, "setting", "status", "stopped"])
+    rows = [record.trial_row(run) for run in tracking.child_runs(tracking_uri, experiment_id, parent_run_id)]
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", *KEYS, "setting", "status", "stopped",
+                                                                 "models"])
 
 
 def collect_predictions(tracking_uri: str, runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
@@ -230,14 +224,33 @@ def _field(variant: str, name: str) -> str | None:
     return next((token.partition("=")[2] for token in variant.split() if token.startswith(f"{name}=")), None)
 
 
-def missing_trials(runs: pd.DataFrame, archs, folds, seeds, variants=("-",)) -> pd.DataFrame:
-    """The trials of the grid without a FINISHED run, with the status of their run if any
-    (``FAILED``, ``KILLED``, ``RUNNING``) or ``missing``."""
+def missing_trials(runs: pd.DataFrame, expected) -> pd.DataFrame:
+    """The ``expected`` trials (``(arch, variant, fold, seed)`` each: the sweep's definition
+    expanded, :meth:`sertext.record.SweepRecord.expected_trials`) without a FINISHED run, with the
+    status of their run if any (``FAILED``, ``KILLED``, ``RUNNING``) or ``missing`` (never started,
+    or a whole architecture that never ran)."""
     finished = set(map(tuple, runs.loc[runs["status"] == "FINISHED", KEYS].astype(str).to_numpy()))
     status = {tuple(map(str, key)): s for *key, s in runs[[*KEYS, "status"]].itertuples(index=False)}
     rows = [dict(zip(KEYS, key, strict=True), status=status.get(tuple(map(str, key)), "missing"))
-            for key in itertools.product(archs, variants, folds, seeds) if tuple(map(str, key)) not in finished]
+            for key in expected if tuple(map(str, key)) not in finished]
     return pd.DataFrame(rows, columns=[*KEYS, "status"])
+
+
+def grid_of_runs(runs: pd.DataFrame) -> list[tuple]:
+    """The grid the runs span (per architecture: its variants × every fold × every seed seen): the
+    expected trials of a launch whose parent run kept no definition (made before sweeps did)."""
+    folds, seeds = (sorted(runs[k].dropna().unique()) for k in ("fold", "seed"))
+    return [(arch, *rest) for arch, group in runs.groupby("arch", sort=False)
+            for rest in itertools.product(sorted(group["variant"].dropna().unique()), folds, seeds)]
+
+
+def models_used(runs: pd.DataFrame) -> dict:
+    """``{(arch, variant): label}`` of the pretrained models the finished runs of each model read
+    (:func:`sertext.record.models_label`; several labels joined with `` / ``, which a sweep varying
+    the model per fold or seed would show)."""
+    finished = runs[(runs["status"] == "FINISHED") & runs["models"].fillna("").ne("")]
+    return {key: " / ".join(dict.fromkeys(group["models"]))
+            for key, group in finished.groupby(["arch", "variant"], sort=False)}
 
 
 def stratified_summary(predictions: pd.DataFrame, column: str, metrics: list[str]) -> pd.DataFrame:
@@ -428,6 +441,12 @@ class SweepTables:
     stopped: pd.DataFrame = field(default_factory=pd.DataFrame)  # stopped_trials: set aside, not failed
     probes: pd.DataFrame = field(default_factory=pd.DataFrame)  # probe_summary: e.g. speaker ID from codes
     alignment: pd.DataFrame = field(default_factory=pd.DataFrame)  # alignment_checks of semantic spaces
+    models: dict = field(default_factory=dict)  # models_used: (arch, variant) -> the pretrained models it read
+    expected: list = field(default_factory=list)  # (arch, variant) of every model the definition trains
+    transcripts: dict = field(default_factory=dict)  # per corpus: how its text was made (the sweep's record)
+    corpus: str = ""  # the corpus trained on, and the one tested across corpora (with a record)
+    cross_corpus: str = ""
+    inferred_grid: bool = False  # no record: the expected trials are the grid the runs span
 
 
 def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, audio: str | None = None,
@@ -437,21 +456,24 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     Adds late fusion (``LF``) and dev-weighted fusion (``LF-weighted``) rows when the sweep has
     both the audio and the text model: ``audio`` and ``text`` (default: the sweep's
     ``audio_baseline`` and ``text_baseline``, else ``cnn14`` and ``text``) are also the baselines of
-    the significance markers.  The grid used to list missing trials is the one the runs
-    span (every arch × its variants × fold × seed seen).  A search sweep keeps the best run per cell on
+    the significance markers.  Missing trials are those the sweep's definition promises (kept in
+    its parent run, :mod:`sertext.record`) without a finished run; for a launch that kept no
+    definition, the grid the runs span.  A search sweep keeps the best run per cell on
     the sweep's dev metric (:func:`best_trials`), or, searched over the whole protocol
     (``scope="protocol"``), the runs of the one setting with the best mean dev metric
     (:func:`choose_settings`); runs the scheduler stopped early are set aside (:func:`stopped_trials`).
     Cross-corpus predictions, when the trials made
-    them, are scored per fold model and averaged over folds (each fold's model sees the whole
-    other corpus), as the multistage-conditioning paper does.
+    them, are scored per fold model and averaged over folds (each fold's model sees the other
+    corpus' test set), as the multistage-conditioning paper does.
     """
     experiment_id, parent = tracking.latest_sweep_run(tracking_uri, experiment)
     runs = collect_runs(tracking_uri, experiment_id, parent)
-    params = tracking.run_params(tracking_uri, parent)
+    sweep = record.read_sweep_record(tracking_uri, parent)
+    params = sweep.sweep.definition() if sweep else _definition_params(tracking.run_params(tracking_uri, parent))
     select_by = params.get("metric", "dev/uar")
     audio, text = audio or params.get("audio_baseline", "cnn14"), text or params.get("text_baseline", "text")
-    fixed = tuple(json.loads(params.get("fixed_fusion", "[]")))
+    fixed = tuple(params.get("fixed_fusion", ()))
+    expected = sweep.expected_trials() if sweep else grid_of_runs(runs)
     stopped = stopped_trials(runs)
     chosen = pd.DataFrame()
     if params.get("scope") == "protocol":
@@ -475,9 +497,7 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         significance=significance(per_seed, metrics, audio=audio, text=text),
         paired=paired_tests(per_fold, metrics[0], comparisons, rng=rng or np.random.default_rng(0)),
         power=seed_power(per_seed, per_fold, metrics[0], comparisons),
-        missing=pd.concat([missing_trials(runs, [arch], *(sorted(runs[k].dropna().unique()) for k in ("fold", "seed")),
-                                          variants=sorted(group["variant"].dropna().unique()))
-                           for arch, group in runs.groupby("arch", sort=False)], ignore_index=True),
+        missing=missing_trials(runs, expected),
         weights=weights, per_seed=per_seed, best_seeds=best,
         best_seed_predictions=_best_seed_tables(test, best, metrics[0]),
         best_validation=per_seed_metrics(best_test, pooled=pooled),
@@ -486,6 +506,12 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         selection=(f"{set_aside} finished runs set aside: the search ran several per (model, fold, seed); "
                    f"each cell keeps its run with the best {select_by}." if set_aside else ""),
         chosen=chosen, stopped=stopped)
+    tables.models = models_used(runs)
+    tables.expected = list(dict.fromkeys((arch, variant) for arch, variant, _, _ in expected))
+    tables.transcripts = sweep.transcripts if sweep else {}
+    if sweep:
+        tables.corpus, tables.cross_corpus = sweep.sweep.corpus, sweep.sweep.cross_corpus
+    tables.inferred_grid = sweep is None
     tables.probes = probe_summary(runs)
     tables.alignment = alignment_checks(runs)
     if task == "categorical":
@@ -505,6 +531,12 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         tables.cross_summary = seed_summary(cross_per_seed, tables.cross_metrics)
         tables.cross_significance = significance(cross_per_seed, tables.cross_metrics, audio=audio, text=text)
     return tables
+
+
+def _definition_params(params: dict) -> dict:
+    """What aggregation reads of a definition, from the string params of a parent run that kept no
+    record (a launch made before sweeps did)."""
+    return {**params, "fixed_fusion": json.loads(params.get("fixed_fusion", "[]"))}
 
 
 def _with_fusion(dev: pd.DataFrame, evaluated: pd.DataFrame, audio: str, text: str, fixed: tuple = ()):

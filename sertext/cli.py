@@ -106,6 +106,38 @@ def _features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _transcribe(args: argparse.Namespace) -> int:
+    import time
+
+    from sertext.config import default_cache_dir
+    from sertext.data import load_corpus
+    from sertext.features import FeatureCache
+    from sertext.features.asr import TranscriptExtractor, check_asr_model, with_recognised_text, word_error_rate
+    from sertext.features.distributed import missing_rows
+
+    check_asr_model(args.asr_model)
+    table = load_corpus(args.corpus, args.root, dialogue_acts=None)
+    cache = FeatureCache(args.cache_dir or default_cache_dir())
+    start = time.perf_counter()
+    computed = len(missing_rows(table, TranscriptExtractor(args.asr_model), cache))
+    recognised = with_recognised_text(table, args.asr_model, cache, progress=not args.quiet)
+    empty = int((recognised["text"] == "").sum())
+    print(f"{args.asr_model}: {len(table)} utterances transcribed in {time.perf_counter() - start:.1f} s "
+          f"({computed} now, {len(table) - computed} found cached in {cache.root})")
+    print(f"{empty} came out empty (no words heard)")
+    scores = word_error_rate(recognised["reference_text"], recognised["text"])
+    if scores["utterances"]:
+        print(f"WER {scores['wer']:.3f} over {scores['utterances']} utterances with a transcript "
+              f"({scores['no_reference']} without one left out)")
+    else:
+        print(f"{args.corpus} at {Path(args.root).resolve()} has no transcripts to score against")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        recognised[["utt_id", "text", "reference_text"]].to_csv(args.out, index=False, encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0
+
+
 def _arch_extractors(args: argparse.Namespace) -> dict:
     """Every cached feature the architectures ``args.arch`` read, by feature kind."""
     from sertext.config import TrialConfig
@@ -151,7 +183,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def train_config(args: argparse.Namespace, root: str):
     """The resolved :class:`~sertext.config.TrialConfig` of ``sertext train``'s options."""
-    from sertext.config import TrialConfig
+    from sertext.config import TrialConfig, parse_set
 
     values = {
         "data.corpus": args.corpus, "data.root": str(Path(root).resolve()), "data.protocol": args.protocol,
@@ -167,25 +199,6 @@ def train_config(args: argparse.Namespace, root: str):
         values["train.loss_weights"] = [float(w) for w in args.loss_weights.split(",")]
     values.update(parse_set(item) for item in args.set)
     return TrialConfig.from_dict(values).resolved()
-
-
-def parse_set(item: str) -> tuple[str, object]:
-    """``KEY=VALUE`` from ``--set``: the value as JSON where it is JSON (``3``, ``0.5``, ``true``,
-    ``null``, ``[0.7, 0.2, 0.1]``, ``"text"``), else the plain string (``none``,
-    ``facebook/wav2vec2-base``, ``speaker``).
-
-    >>> parse_set("train.crop_s=3"), parse_set("data.normalise=none")
-    (('train.crop_s', 3), ('data.normalise', 'none'))
-    """
-    import json
-
-    key, equals, value = item.partition("=")
-    if not equals or not key:
-        raise ValueError(f"--set {item!r}: write KEY=VALUE, e.g. --set train.crop_s=3")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def _write_trial_outputs(out: Path, result) -> None:
@@ -205,11 +218,21 @@ def _report(args: argparse.Namespace) -> int:
     from sertext import aggregate, report, tracking
 
     uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or tracking.default_tracking_uri()
-    tables = aggregate.summarise_sweep(uri, args.experiment, pooled=not args.mean_over_folds)
-    path = report.write_report(tables, args.out or Path("reports") / args.experiment)
-    print(report.results_table(tables).to_string(index=False))
-    if len(tables.missing):
-        print(f"\n{len(tables.missing)} trial(s) of the grid have no finished run (listed in the report)")
+    all_tables = [aggregate.summarise_sweep(uri, name, pooled=not args.mean_over_folds) for name in args.experiment]
+    for tables in all_tables:
+        print(f"{tables.experiment}: test results per model")
+        print(report.results_table(tables).to_string(index=False))
+        if len(tables.cross_summary):
+            print(f"cross-corpus (each fold's model {report.cross_note(tables)}):")
+            print(report.results_table(tables, cross=True).to_string(index=False))
+        if len(tables.missing):
+            print(f"{len(tables.missing)} trial(s) the sweep promises have no finished run (listed in the report)")
+        print()
+    if len(all_tables) == 1:
+        path = report.write_report(all_tables[0], args.out or Path("reports") / args.experiment[0])
+    else:
+        path = report.write_combined_report(all_tables, args.out or Path("reports") / "-".join(args.experiment))
+        print(report.combined_table(all_tables).to_string(index=False))
     print(f"\nwrote {path} and {path.with_suffix('.html')}")
     return 0
 
@@ -296,6 +319,23 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--quiet", action="store_true", help="no progress bar")
     features.set_defaults(run=_features)
 
+    transcribe = commands.add_parser(
+        "transcribe", help="recognise every utterance into the shared cache and score it (WER)",
+        description="Transcribe every utterance of a corpus with a speech recogniser into the feature cache "
+                    "(as the multistage-conditioning paper did for MSP-Podcast, which had no transcripts), "
+                    "then print how many came out empty and the word error rate against the corpus' own "
+                    "transcripts where it has them. Already cached utterances are skipped.",
+    )
+    transcribe.add_argument("corpus", choices=["iemocap", "msp-podcast"], help="corpus format")
+    transcribe.add_argument("root", type=Path, help="corpus folder")
+    transcribe.add_argument("--asr-model", default="pocketsphinx",
+                            help="any Hugging Face speech-recognition model id or local folder (Whisper, wav2vec 2.0 "
+                                 "CTC, …), or pocketsphinx (offline, English; the default)")
+    transcribe.add_argument("--cache-dir", default=None, help="feature cache (default ~/.cache/sertext/features)")
+    transcribe.add_argument("--out", type=Path, default=None, help="write utt_id,text,reference_text to this CSV")
+    transcribe.add_argument("--quiet", action="store_true", help="no progress bar")
+    transcribe.set_defaults(run=_transcribe)
+
     train = commands.add_parser(
         "train", help="run one trial and print per-epoch progress",
         description="Train one architecture on one fold with one seed, select the best epoch on dev "
@@ -338,12 +378,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Aggregate the latest launch of a sweep from its MLflow runs and stored predictions: "
                     "mean (std) over seeds per model with the papers' t-test markers, late and dev-weighted "
                     "fusion, paired tests with Holm's correction, confusion matrices and the missing trials. "
-                    "Writes report.md, a self-contained report.html, tables/*.csv and figures/*.png.",
+                    "Writes report.md, a self-contained report.html, tables/*.csv and figures/*.png. Several "
+                    "experiments (e.g. an IEMOCAP and an MSP-Podcast sweep, each tested on the other corpus) "
+                    "are also put side by side in one table, both cross-corpus directions together, as the "
+                    "multistage-conditioning paper's Tables 1 and 2, with each sweep's own report beside it.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    report.add_argument("--experiment", required=True, help="the sweep's MLflow experiment, e.g. iemocap-loso-demo")
+    report.add_argument("--experiment", required=True, nargs="+",
+                        help="the sweep's MLflow experiment, e.g. iemocap-loso-demo (or several)")
     report.add_argument("--tracking-uri", default=None,
                         help="MLflow store or server (default: $MLFLOW_TRACKING_URI, else SQLite in mlflow/)")
-    report.add_argument("--out", default=None, help="output folder (default: reports/EXPERIMENT)")
+    report.add_argument("--out", default=None,
+                        help="output folder (default: reports/EXPERIMENT, or reports/A-B for several)")
     report.add_argument("--mean-over-folds", action="store_true",
                         help="average per-fold metrics instead of pooling all folds' predictions")
     report.set_defaults(run=_report)

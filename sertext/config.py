@@ -48,6 +48,11 @@ class DataConfig:
     dialogue_acts: str | None = None
     cross_corpus: str | None = None  # also evaluate on this whole corpus (cross-corpus results)
     cross_root: str = ""
+    # speech recognition in place of the corpus' transcripts (sertext.features.asr): a Hugging Face ASR
+    # model id or folder, or "pocketsphinx"; "": the corpus' own transcripts.  cross_asr_model: the same
+    # for the cross-corpus evaluation (MSP-Podcast's test set, say, which the multistage paper transcribed)
+    asr_model: str = ""
+    cross_asr_model: str = ""
     cache_dir: str = ""  # feature cache; default ~/.cache/sertext/features
     # dimensional labels outside the corpus' scale (IEMOCAP 1-5 has 0.5 and 5.5): "scale" clips them to
     # it as Atmaja & Akagi do, "none" keeps them; None: the architecture's paper's (registry clip_labels)
@@ -60,6 +65,8 @@ class DataConfig:
             raise ValueError(f"clip_labels must be one of {LABEL_CLIPPING}, got {self.clip_labels!r}")
         if self.cross_corpus is not None and not self.cross_root:
             raise ValueError(f"cross_corpus {self.cross_corpus!r} needs cross_root")
+        if self.cross_asr_model and self.cross_corpus is None:
+            raise ValueError("cross_asr_model transcribes the cross-corpus evaluation: give cross_corpus too")
         if self.normalise not in ("none", "speaker"):
             raise ValueError(f"normalise must be 'none' or 'speaker', got {self.normalise!r}")
         if self.protocol not in PROTOCOLS:
@@ -278,6 +285,62 @@ def trained_per_fold(config: TrialConfig) -> bool:
     """Whether a feature the trial reads is trained on its fold's training utterances (wavfusion's
     Word2Vec and Speech2Vec inputs), so that it differs between folds."""
     return "semantic_frames" in REGISTRY[config.model.arch].inputs.values() and config.model.semantic != "vectors"
+
+
+# Feature kinds that read the transcript through model.text_model (the "tokens" of the fine-tuned text
+# model, frozen embeddings and token states), and those that read word vectors: model.word_vectors, else
+# model.text_model's token embeddings (semantic_frames only with model.semantic="vectors").
+_TEXT_MODEL_INPUTS = ("tokens", "text_embedding", "token_states")
+_WORD_INPUTS = ("word_sequence", "semantic_frames")
+
+
+def pretrained_models(config: TrialConfig) -> dict:
+    """The pretrained models a trial reads, by model-config key: ``text_model``, ``speech_model``
+    and ``word_vectors`` (a vectors file), each only where its architecture uses it; what reports
+    and MLflow tags name beside a model.
+
+    Examples:
+        >>> pretrained_models(TrialConfig.from_dict({"model.arch": "text", "model.text_model": "bert-base-uncased"}))
+        {'text_model': 'bert-base-uncased'}
+        >>> pretrained_models(TrialConfig.from_dict({"model.arch": "cnn14"}))
+        {}
+    """
+    m, kinds = config.model, set(REGISTRY[config.model.arch].inputs.values())
+    words = kinds & {"word_sequence"} or (kinds & {"semantic_frames"} if m.semantic == "vectors" else set())
+    models = {}
+    if kinds & set(_TEXT_MODEL_INPUTS) or (words and not m.word_vectors):
+        models["text_model"] = m.text_model
+    if words and m.word_vectors:
+        models["word_vectors"] = m.word_vectors
+    if "wav2vec" in kinds:
+        models["speech_model"] = m.speech_model
+    return models
+
+
+def reads_text(config: TrialConfig) -> bool:
+    """Whether the trial's model reads transcripts: a text input it does not leave out
+    (``model.modalities="audio"``), or wavfusion's semantic space, trained on the training transcripts."""
+    kinds = set(REGISTRY[config.model.arch].inputs.values()) & {*_TEXT_MODEL_INPUTS, *_WORD_INPUTS}
+    return bool(kinds) and config.model.modalities != "audio"
+
+
+def parse_set(item: str) -> tuple[str, object]:
+    """``KEY=VALUE`` from ``--set``: the value as JSON where it is JSON (``3``, ``0.5``, ``true``,
+    ``null``, ``[0.7, 0.2, 0.1]``, ``"text"``), else the plain string (``none``,
+    ``facebook/wav2vec2-base``, ``speaker``).
+
+    >>> parse_set("train.crop_s=3"), parse_set("data.normalise=none")
+    (('train.crop_s', 3), ('data.normalise', 'none'))
+    """
+    import json
+
+    key, equals, value = item.partition("=")
+    if not equals or not key:
+        raise ValueError(f"--set {item!r}: write KEY=VALUE, e.g. --set train.crop_s=3")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def default_cache_dir() -> str:

@@ -23,6 +23,9 @@ from sertext.predictions import classes_of
 
 FUSIONS = {"LF": "LF", "LF-weighted": "LF (dev-weighted)", "LF-fixed": "LF (fixed weights)"}  # after the models
 METRIC_NAMES = {"uar": "UAR", "wa": "WA", "f1_macro": "F1 (macro)", "ccc": "CCC (mean)"}
+CORPUS_NAMES = {"iemocap": "IEMOCAP", "msp-podcast": "MSP-Podcast"}
+# what each corpus is tested on when a model trained on another one is (sertext.data.cross_corpus_set)
+CROSS_SETS = {"msp-podcast": "its official test set (Test1)", "iemocap": "all of it"}
 
 
 def write_report(tables, out) -> Path:
@@ -30,14 +33,69 @@ def write_report(tables, out) -> Path:
     out = Path(out)
     for folder in ("tables", "figures"):
         (out / folder).mkdir(parents=True, exist_ok=True)
-    blocks = _blocks(tables, out)
+    return _write_blocks(_blocks(tables, out), out, tables.experiment)
+
+
+def write_combined_report(all_tables: list, out) -> Path:
+    """Several sweeps side by side, each also reported on its own in ``out/<experiment>/``: the
+    multistage-conditioning paper's Tables 1 and 2, which put each corpus' in-domain results
+    beside those of its models tested on the other corpus, so both cross-corpus directions read in
+    one table (:func:`combined_table`).  Returns the path of ``out/report.md``."""
+    out = Path(out)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    for tables in all_tables:
+        write_report(tables, out / tables.experiment)
+    names = ", ".join(f"`{t.experiment}`" for t in all_tables)
+    models = "; ".join(f"{t.experiment}: " + ", ".join(f"{row_name(t, arch, variant)}" for arch, variant in t.models)
+                       for t in all_tables if t.models)
+    blocks = [("h1", f"Sweeps {names}"),
+              ("p", "Each sweep's in-domain results and, where its trials tested on another corpus, the results of "
+                    "its models there (→), as the multistage-conditioning paper's Tables 1 and 2 show both "
+                    "directions side by side: mean (std) over seeds with each sweep's own markers (`*` differs "
+                    "from its audio baseline, `†` from its text baseline; two-sided t-tests over seeds, p < 0.05). "
+                    "Cross-corpus cells average each fold's model on the other corpus' test set per seed; "
+                    "dimensions are compared across corpora by PCC."),
+              ("table", combined_table(all_tables), "combined"),
+              *([("p", f"Pretrained models per row: {models}.")] if models else []),
+              ("p", "Each sweep's full report: " + ", ".join(f"[{t.experiment}]({t.experiment}/report.html)"
+                                                            for t in all_tables) + ".")]
+    return _write_blocks(blocks, out, ", ".join(t.experiment for t in all_tables))
+
+
+def combined_table(all_tables: list) -> pd.DataFrame:
+    """One row per model (and variant), and per sweep its in-domain metric columns (``IEMOCAP UAR``)
+    and its cross-corpus ones (``IEMOCAP → MSP-Podcast UAR``); empty where a sweep has no such model."""
+    merged = None
+    for tables in all_tables:
+        for cross in (False, True) if len(tables.cross_summary) else (False,):
+            corpus = CORPUS_NAMES.get(tables.corpus, tables.corpus or tables.experiment)
+            where = f"{corpus} → {CORPUS_NAMES.get(tables.cross_corpus, tables.cross_corpus or 'other')}" \
+                if cross else corpus
+            frame = _results_frame(tables, cross, key=True)
+            metrics = _paper_columns(tables.cross_metrics if cross else tables.metrics, "pcc_" if cross else "ccc_")
+            frame = frame[["arch", "variant", *(metric_name(m) for m in metrics)]].rename(
+                columns={metric_name(m): f"{where} {metric_name(m)}" for m in metrics})
+            merged = frame if merged is None else merged.merge(frame, on=["arch", "variant"], how="outer", sort=False)
+    merged = merged.iloc[np.argsort([_order(a) for a in merged["arch"]], kind="stable")].fillna("")
+    merged.insert(0, "model", [model_name(a) for a in merged["arch"]])
+    return _plain(merged.drop(columns="arch"))
+
+
+def _paper_columns(metrics: list[str], per_dimension: str) -> list[str]:
+    """The columns of the papers' cross-corpus tables: UAR, or per dimension CCC in-domain and PCC
+    across corpora (``per_dimension``: ``"ccc_"`` or ``"pcc_"``)."""
+    return [m for m in metrics if m.startswith(per_dimension)] or metrics[:1]
+
+
+def _write_blocks(blocks: list[tuple], out: Path, title: str) -> Path:
+    """``report.md``, a self-contained ``report.html`` and ``tables/*.csv`` of ``blocks`` in ``out``."""
     for block in blocks:
         if block[0] == "table":
             block[1].to_csv(out / "tables" / f"{block[2]}.csv", index=False)
     (out / "report.md").write_text("\n\n".join(_markdown(block) for block in blocks) + "\n")
     body = "\n".join(_html(block, out) for block in blocks)
     (out / "report.html").write_text(f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>"
-                                     f"{html.escape(tables.experiment)}</title><style>{_CSS}</style></head>"
+                                     f"{html.escape(title)}</title><style>{_CSS}</style></head>"
                                      f"<body>\n{body}\n</body></html>\n")
     return out / "report.md"
 
@@ -46,23 +104,51 @@ def results_table(tables, cross: bool = False) -> pd.DataFrame:
     """The papers' table: one row per model, mean (std) per metric with its own markers, and the
     seeds and folds behind each row (``⚠`` where fewer than the sweep's most).  ``cross``: the
     same table for the cross-corpus evaluation (UAR, or PCC per dimension)."""
+    return _results_frame(tables, cross)
+
+
+def _results_frame(tables, cross: bool, key: bool = False) -> pd.DataFrame:
+    """:func:`results_table`; ``key``: with each row's ``arch`` and ``variant`` first."""
     summary, tests, metrics = ((tables.cross_summary, tables.cross_significance, tables.cross_metrics) if cross
                                else (tables.summary, tables.significance, tables.metrics))
     markers = {(t.arch, t.variant, t.metric): t.marker for t in tests.itertuples()}
+    unrun = [(arch, variant) for arch, variant in tables.expected
+             if not ((summary["arch"] == arch) & (summary["variant"] == variant)).any()]
+    if unrun:  # a model the definition trains with no finished run still gets its row
+        summary = pd.concat([summary, pd.DataFrame([{"arch": a, "variant": v, "seeds": 0, "folds": 0}
+                                                    for a, v in unrun])], ignore_index=True)
     summary = summary.iloc[np.argsort([_order(a) for a in summary["arch"]], kind="stable")]
     rows = []
     for row in summary.itertuples(index=False):
         reduced = row.seeds < summary["seeds"].max() or row.folds < summary["folds"].max()
-        cells = {"model": model_name(row.arch)}
-        if summary["variant"].ne("-").any():
+        cells = {"arch": row.arch, "variant": row.variant} if key else {}
+        cells["model"] = row_name(tables, row.arch, row.variant)
+        if summary["variant"].ne("-").any() and not key:
             cells["variant"] = row.variant
         cells["seeds × folds"] = f"{row.seeds} × {row.folds}" + (" ⚠" if reduced else "")
         for metric in metrics:
             mean, std = getattr(row, f"{metric}_mean"), getattr(row, f"{metric}_std")
             marker = markers.get((row.arch, row.variant, metric), "")
-            cells[metric_name(metric)] = "" if pd.isna(mean) else f"{mean:.3f} ({std:.3f}){marker}"
+            cells[metric_name(metric)] = ("no finished run" if row.seeds == 0 else "" if pd.isna(mean)
+                                          else f"{mean:.3f} ({std:.3f}){marker}")
         rows.append(cells)
     return pd.DataFrame(rows)
+
+
+def row_name(tables, arch: str, variant: str = "-") -> str:
+    """A results row's model with the pretrained models it read: ``Text (bert-base-uncased)``."""
+    label = tables.models.get((arch, variant), "")
+    return f"{model_name(arch)} ({label})" if label else model_name(arch)
+
+
+def cross_note(tables) -> str:
+    """Which way the cross-corpus table goes: ``trained on IEMOCAP, tested on MSP-Podcast's
+    official test set (Test1)``."""
+    if not tables.cross_corpus:
+        return "each fold's model tested on the other corpus"
+    return (f"trained on {CORPUS_NAMES.get(tables.corpus, tables.corpus)}, tested on "
+            f"{CORPUS_NAMES.get(tables.cross_corpus, tables.cross_corpus)}: "
+            f"{CROSS_SETS.get(tables.cross_corpus, 'all of it')}")
 
 
 def results_note(tables) -> str:
@@ -111,7 +197,8 @@ def _blocks(tables, out: Path) -> list[tuple]:
               *([("p", tables.selection)] if tables.selection else []),
               *_chosen_blocks(tables),
               ("h2", "Results"), ("table", results_table(tables), "results"),
-              ("figure", _bar_figure(tables, out), f"{primary} per model: mean and std over seeds")]
+              ("figure", _bar_figure(tables, out), f"{primary} per model: mean and std over seeds"),
+              *_text_blocks(tables)]
     p_values = _by_model(tables.significance).rename(columns={"p_vs_audio": f"p vs {audio}",
                                                                "p_vs_text": f"p vs {text}"})
     p_values["metric"] = p_values["metric"].map(metric_name)
@@ -136,18 +223,23 @@ def _blocks(tables, out: Path) -> list[tuple]:
                     f"Row percentages; for other models, the change against {audio} in percentage points")]
     if len(tables.cross_summary):
         blocks += [("h2", "Cross-corpus evaluation"),
-                   ("p", "Every fold's model tested on the whole other corpus (the trials' data.cross_corpus); "
-                         "metrics per fold model, averaged over folds, then mean (std) over seeds; dimensions in "
-                         "PCC, as the corpora rate on different scales. Markers as above, per metric. Fusion "
-                         "weights are the ones chosen on the in-domain dev sets."),
+                   ("p", f"Every fold's model {cross_note(tables)} (the sweep's cross_corpus), as the "
+                         "multistage-conditioning paper tests across corpora; metrics per fold model, averaged "
+                         "over folds, then mean (std) over seeds; dimensions in PCC, as the corpora rate on "
+                         "different scales. Markers as above, per metric. Fusion weights are the ones chosen on "
+                         "the in-domain dev sets."),
                    ("table", results_table(tables, cross=True), "cross_corpus")]
     blocks += _strata_blocks(tables, out)
     blocks += _class_f1_blocks(tables)
     blocks += _improvement_blocks(tables, out)
     blocks += _residual_blocks(tables, out)
     blocks += [("h2", "Missing or failed trials")]
+    if tables.inferred_grid:
+        blocks += [("p", "This launch kept no definition in its parent run (it predates sertext's sweep record), "
+                         "so the expected trials are the grid its runs span: a model or fold without any run "
+                         "cannot be listed.")]
     blocks += [("table", _plain(tables.missing), "missing_trials")] if len(tables.missing) else [
-        ("p", "None: every trial of the grid has a finished run.")]
+        ("p", "None: every trial the sweep's definition promises has a finished run.")]
     if len(tables.stopped):
         blocks += [("h2", "Stopped early by the scheduler"),
                    ("p", f"ASHA stopped {len(tables.stopped)} poor candidate(s) early, after "
@@ -155,6 +247,31 @@ def _blocks(tables, out: Path) -> list[tuple]:
                    ("table", _plain(_by_model(tables.stopped).drop(columns="arch")), "stopped_trials")]
     tables.per_seed.to_csv(out / "tables" / "per_seed.csv", index=False)
     return blocks
+
+
+def _text_blocks(tables) -> list[tuple]:
+    """Where each corpus' text came from: its own transcripts or speech recognition (the
+    multistage-conditioning paper recognised MSP-Podcast with DeepSpeech2), with the recognised
+    text's word error rate against the corpus' own transcripts."""
+    if not tables.transcripts:
+        return []
+    rows = []
+    for corpus, entry in tables.transcripts.items():
+        recognised = entry["source"] != "corpus"
+        wer = (f"{entry['wer']:.3f} over {entry['wer_utterances']} utterances" if entry.get("wer_utterances")
+               else "no transcripts of its own to compare" if recognised else "")
+        rows.append({"corpus": CORPUS_NAMES.get(corpus, corpus),
+                     "text": f"recognised by {entry['source']}" if recognised else "its own transcripts",
+                     "utterances": entry["utterances"], "without words": entry["empty"],
+                     "WER against its own transcripts": wer})
+    note = ("The text the text-reading models saw, per corpus. Recognised text replaces the corpus' transcripts "
+            "for every utterance, errors included; an utterance the recogniser heard no words in keeps an empty "
+            "text.")
+    if any(c == "msp-podcast" and e["source"] == "corpus" for c, e in tables.transcripts.items()):
+        note += (" The multistage-conditioning paper had no MSP-Podcast transcripts and recognised its speech with "
+                 "DeepSpeech2 (its §4); rows on the release's transcripts differ from it there (--asr-model "
+                 "follows it).")
+    return [("h2", "Text of each corpus"), ("p", note), ("table", pd.DataFrame(rows), "text_sources")]
 
 
 def _power_blocks(tables) -> list[tuple]:

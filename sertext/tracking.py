@@ -84,7 +84,7 @@ def save_runs_view(tracking_uri: str, experiment_id: str, group_by: str = "arch"
     way to hand someone a link that opens grouped.  Saving again replaces the view.
     """
     mlflow = client(tracking_uri)
-    trials = _retry(lambda: mlflow.search_runs([experiment_id], f"tags.`{KIND_TAG}` = 'trial'", max_results=1,
+    trials = retry(lambda: mlflow.search_runs([experiment_id], f"tags.`{KIND_TAG}` = 'trial'", max_results=1,
                                                order_by=["attributes.start_time DESC"]))
     metrics = sorted(k for k in (trials[0].data.metrics if trials else {}) if k.startswith("test/"))
     columns = [f"tags.`{tag}`" for tag in ("fold", "seed") if tag != group_by] + [f"metrics.`{m}`" for m in metrics]
@@ -92,7 +92,7 @@ def save_runs_view(tracking_uri: str, experiment_id: str, group_by: str = "arch"
              "selectedColumns": columns}
     now = int(time.time() * 1000)
     view = {"name": f"runs by {group_by}", "createdAt": now, "updatedAt": now, "state": json.dumps(state)}
-    _retry(lambda: mlflow.set_experiment_tag(experiment_id, _VIEW_TAG_PREFIX + name, json.dumps(view)))
+    retry(lambda: mlflow.set_experiment_tag(experiment_id, _VIEW_TAG_PREFIX + name, json.dumps(view)))
     return name
 
 
@@ -182,9 +182,9 @@ def mark_stopped_early(tracking_uri: str, experiment_id: str, parent_run_id: str
     stopped = [run for run in child_runs(tracking_uri, experiment_id, parent_run_id)
                if run.data.tags.get(TRIAL_KEY_TAG) in keys]
     for run in stopped:
-        _retry(lambda run_id=run.info.run_id: mlflow.set_tag(run_id, STOPPED_TAG, "true"))
+        retry(lambda run_id=run.info.run_id: mlflow.set_tag(run_id, STOPPED_TAG, "true"))
         if run.info.status == "RUNNING":
-            _retry(lambda run_id=run.info.run_id: mlflow.set_terminated(run_id, status="KILLED"))
+            retry(lambda run_id=run.info.run_id: mlflow.set_terminated(run_id, status="KILLED"))
     return len(stopped)
 
 
@@ -225,9 +225,33 @@ def run_params(tracking_uri: str, run_id: str) -> dict:
     return dict(client(tracking_uri).get_run(run_id).data.params)
 
 
+def log_values(tracking_uri: str, run_id: str, metrics: dict) -> None:
+    """Log final values (step 0) to a run, e.g. a sweep's word error rate on its parent run."""
+    now = int(time.time() * 1000)
+    batch = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
+    retry(lambda: client(tracking_uri).log_batch(run_id, metrics=batch))
+
+
+def set_tags(tracking_uri: str, run_id: str, tags: dict) -> None:
+    """Set tags on a run (values as strings)."""
+    batch = [RunTag(k, str(v)) for k, v in tags.items()]
+    retry(lambda: client(tracking_uri).log_batch(run_id, tags=batch))
+
+
+def read_text_artifact(tracking_uri: str, run_id: str, path: str) -> str | None:
+    """A text artifact of a run, or ``None`` when the run has none at ``path``."""
+    mlflow = client(tracking_uri)
+    folder, _, name = path.rpartition("/")
+    listed = retry(lambda: mlflow.list_artifacts(run_id, folder or None))
+    if not any(item.path == path for item in listed):
+        return None
+    with tempfile.TemporaryDirectory() as local:
+        return Path(retry(lambda: mlflow.download_artifacts(run_id, path, local))).read_text()
+
+
 def log_folder(tracking_uri: str, run_id: str, folder, artifact_path: str) -> None:
     """Upload a folder (a report) to a run's artifacts."""
-    _retry(lambda: client(tracking_uri).log_artifacts(run_id, str(folder), artifact_path))
+    retry(lambda: client(tracking_uri).log_artifacts(run_id, str(folder), artifact_path))
 
 
 def load_predictions(tracking_uri: str, run_id: str, split: str):
@@ -238,17 +262,17 @@ def load_predictions(tracking_uri: str, run_id: str, split: str):
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per file is noise
     with tempfile.TemporaryDirectory() as folder:
-        path = _retry(lambda: client(tracking_uri).download_artifacts(run_id, f"predictions/{split}.csv", folder))
+        path = retry(lambda: client(tracking_uri).download_artifacts(run_id, f"predictions/{split}.csv", folder))
         return pd.read_csv(path, dtype={"utt_id": str, "truth": str, "prediction": str})
 
 
 def _log_params(mlflow: MlflowClient, run_id: str, params: dict) -> None:
     items = [Param(k, str(v)[:_MAX_PARAM_LENGTH]) for k, v in sorted(params.items())]
     for start in range(0, len(items), 100):
-        _retry(lambda chunk=items[start:start + 100]: mlflow.log_batch(run_id, params=chunk))
+        retry(lambda chunk=items[start:start + 100]: mlflow.log_batch(run_id, params=chunk))
 
 
-def _retry(call, attempts: int = 6, first_wait_s: float = 0.5):
+def retry(call, attempts: int = 6, first_wait_s: float = 0.5):
     """Call, retrying with exponential backoff on connection-type errors (a restarting server,
     a locked SQLite file)."""
     for attempt in range(attempts):
@@ -276,7 +300,7 @@ def _create_once(mlflow: MlflowClient, experiment_id: str, parent_run_id: str, t
         attempts.append(1)
         return mlflow.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
 
-    return _retry(create)
+    return retry(create)
 
 
 class TrialRun:
@@ -296,17 +320,17 @@ class TrialRun:
         self.tracking_uri = tracking_uri
         self.client = client(tracking_uri)
         if run_id is not None:
-            existing = [_retry(lambda: self.client.get_run(run_id))]
+            existing = [retry(lambda: self.client.get_run(run_id))]
         else:
-            existing = _retry(lambda: child_runs(tracking_uri, experiment_id, parent_run_id, trial_key=trial_key))
+            existing = retry(lambda: child_runs(tracking_uri, experiment_id, parent_run_id, trial_key=trial_key))
         if existing:
             self.run_id = existing[0].info.run_id
             self.finished = existing[0].info.status == "FINISHED"
             self.final_metrics = dict(existing[0].data.metrics)
             if not self.finished:  # trained again: running, and no longer stopped early if it was
-                _retry(lambda: self.client.update_run(self.run_id, status="RUNNING"))
+                retry(lambda: self.client.update_run(self.run_id, status="RUNNING"))
                 if existing[0].data.tags.get(STOPPED_TAG) == "true":
-                    _retry(lambda: self.client.set_tag(self.run_id, STOPPED_TAG, "false"))
+                    retry(lambda: self.client.set_tag(self.run_id, STOPPED_TAG, "false"))
             return
         all_tags = {**{k: str(v) for k, v in tags.items()}, KIND_TAG: "trial", TRIAL_KEY_TAG: trial_key,
                     "mlflow.parentRunId": parent_run_id}
@@ -317,12 +341,12 @@ class TrialRun:
 
     def set_tags(self, tags: dict) -> None:
         batch = [RunTag(k, str(v)) for k, v in tags.items()]
-        _retry(lambda: self.client.log_batch(self.run_id, tags=batch))
+        retry(lambda: self.client.log_batch(self.run_id, tags=batch))
 
     def log_metrics(self, metrics: dict, step: int) -> None:
         now = int(time.time() * 1000)
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if _is_number(v)]
-        _retry(lambda: self.client.log_batch(self.run_id, metrics=batch))
+        retry(lambda: self.client.log_batch(self.run_id, metrics=batch))
 
     def finish(self, result) -> None:
         """Final metrics, prediction tables and (classification) the confusion matrix; FINISHED.
@@ -336,12 +360,12 @@ class TrialRun:
             for split, table in result.predictions.items():
                 path = Path(folder) / f"{split}.csv"
                 table.to_csv(path, index=False)
-                _retry(lambda p=path: self.client.log_artifact(self.run_id, str(p), artifact_path="predictions"))
+                retry(lambda p=path: self.client.log_artifact(self.run_id, str(p), artifact_path="predictions"))
             if "prediction" in result.predictions["test"].columns:
                 figure = confusion_figure(result.predictions["test"])
-                _retry(lambda: self.client.log_figure(self.run_id, figure, "confusion_matrix.png"))
+                retry(lambda: self.client.log_figure(self.run_id, figure, "confusion_matrix.png"))
                 _close(figure)
-        _retry(lambda: self.client.set_terminated(self.run_id, status="FINISHED"))
+        retry(lambda: self.client.set_terminated(self.run_id, status="FINISHED"))
         self.finished = True
 
     def fail(self) -> None:

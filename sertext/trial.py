@@ -30,7 +30,7 @@ import torch
 
 from sertext import metrics as M
 from sertext.config import TrialConfig, default_cache_dir, trained_per_fold
-from sertext.data import FOUR_CLASSES, four_class, load_corpus, make_folds
+from sertext.data import FOUR_CLASSES, cross_corpus_set, four_class, load_corpus, make_folds, used_utterances
 from sertext.features import FeatureCache, extract
 from sertext.features.extractors import feature_extractors
 from sertext.features.lazy import SpeakerStandardised
@@ -89,7 +89,7 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
     config = (TrialConfig.from_dict(config) if isinstance(config, dict) else config).resolved()
     _seed_everything(config.train.seed)
     device = _device(config.train.device)
-    table, classes = _task_table(config)
+    table, classes = task_table(config, progress=progress)
     splits, feature_metrics = _prepare_splits(table, config, progress)
     scale = _TargetScale.of(splits["train"], config)
     splits["train"] = scale.standardised(splits["train"])
@@ -130,21 +130,36 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
 
 
 # --- data ---------------------------------------------------------------------------------------
-def _task_table(config: TrialConfig, corpus: str | None = None, root: str | None = None,
-                dialogue_acts: str | None = None) -> tuple[pd.DataFrame, list]:
-    """The labelled utterances of the task (of the trial's corpus, or another one), and the class
-    names (the targets for dimensional tasks)."""
+def task_table(config: TrialConfig, *, cross: bool = False, recognise: bool = True,
+               progress: bool = False) -> tuple[pd.DataFrame, list]:
+    """The labelled utterances of the task that the protocol's folds use (``cross``: those of the
+    cross-corpus evaluation, :func:`sertext.data.cross_corpus_set`), and the class names (the
+    targets for dimensional tasks).
+
+    With ``data.asr_model`` (``data.cross_asr_model`` for the cross corpus) and ``recognise``, the
+    ``text`` column holds the recognised transcripts (the corpus' own move to ``reference_text``),
+    read from the feature cache, where the sweep's driver put them, and computed when missing.
+    """
     data = config.data
-    if corpus is None:
-        corpus, root, dialogue_acts = data.corpus, data.root, data.dialogue_acts
-    table = load_corpus(corpus, root, dialogue_acts=dialogue_acts)
+    corpus, root, acts, asr = ((data.cross_corpus, data.cross_root, None, data.cross_asr_model) if cross
+                               else (data.corpus, data.root, data.dialogue_acts, data.asr_model))
+    table = load_corpus(corpus, root, dialogue_acts=acts)
     if data.task == "categorical":
-        return four_class(table, merge_excited=data.merge_excited).reset_index(drop=True), list(FOUR_CLASSES)
-    labelled = table.dropna(subset=list(data.targets)).reset_index(drop=True)
-    clip = data.clip_labels or ARCHITECTURES[config.model.arch].clip_labels
-    if clip == "scale":
-        labelled = _clip_to_scale(labelled, list(data.targets), corpus)
-    return labelled, list(data.targets)
+        table, classes = four_class(table, merge_excited=data.merge_excited), list(FOUR_CLASSES)
+    else:
+        table, classes = table.dropna(subset=list(data.targets)), list(data.targets)
+        clip = data.clip_labels or ARCHITECTURES[config.model.arch].clip_labels
+        if clip == "scale":
+            table = _clip_to_scale(table, list(data.targets), corpus)
+    table = table.reset_index(drop=True)
+    used = set(cross_corpus_set(table, corpus) if cross else used_utterances(table, data.protocol))
+    table = table[table["utt_id"].isin(used)].reset_index(drop=True)
+    if asr and recognise:
+        from sertext.features.asr import with_recognised_text
+
+        table = with_recognised_text(table, asr, FeatureCache(data.cache_dir or default_cache_dir()),
+                                     progress=progress)
+    return table, classes
 
 
 def _clip_to_scale(table: pd.DataFrame, targets: list, corpus: str) -> pd.DataFrame:
@@ -156,10 +171,10 @@ def _clip_to_scale(table: pd.DataFrame, targets: list, corpus: str) -> pd.DataFr
     return table.assign(**{t: table[t].clip(low, high) for t in targets})
 
 
-def fold_training(config: TrialConfig) -> pd.DataFrame:
+def fold_training(config: TrialConfig, *, recognise: bool = True) -> pd.DataFrame:
     """The training utterances of the trial's fold, as the trial reads them (what features trained
-    per fold are trained on)."""
-    table, _ = _task_table(config)
+    per fold are trained on); ``recognise`` as in :func:`task_table`."""
+    table, _ = task_table(config, recognise=recognise)
     return table[table["utt_id"].isin(set(_fold(table, config).train))]
 
 
@@ -181,7 +196,7 @@ def _prepare_splits(table: pd.DataFrame, config: TrialConfig, progress: bool) ->
     splits = {name: _split(used, features, ids, config, f"fold {fold.name} has no {name} utterances")
               for name, ids in (("train", fold.train), ("dev", fold.dev), ("test", fold.test))}
     if config.data.cross_corpus:
-        cross, _ = _task_table(config, config.data.cross_corpus, config.data.cross_root)
+        cross, _ = task_table(config, cross=True, progress=progress)
         splits["cross"] = _split(cross, _split_features(cross, config, extractors, progress), list(cross["utt_id"]),
                                  config, f"{config.data.cross_corpus} has no labelled utterances")
     return splits, _extractor_metrics(extractors)
@@ -469,8 +484,8 @@ def training_step_seconds(config: TrialConfig | dict, *, steps: int = 2) -> tupl
     if trained_per_fold(config):
         config = replace(config, model=replace(config.model, semantic="vectors"))
     device = _device(config.train.device)
-    table, classes = _task_table(config)
-    training = fold_training(config)
+    table, classes = task_table(config, recognise=False)  # a step costs the same on recognised text
+    training = fold_training(config, recognise=False)
     batch = table[table["utt_id"].isin(set(training["utt_id"][: max(2, config.train.batch_size)]))]
     extractors = feature_extractors(config, training, progress=False)
     split = _split(batch, _split_features(batch, config, extractors, False), list(batch["utt_id"]), config,

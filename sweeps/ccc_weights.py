@@ -18,7 +18,16 @@ Run:  python sweeps/ccc_weights.py --demo
           --word-vectors glove.840B.300d.txt crawl-300d-2M.vec GoogleNews-vectors-negative300.txt
 """
 
-from sertext.sweep import SweepConfig, definition_options, run_script, run_settings, run_sweep, seeds, sweep_parser
+from sertext.sweep import (
+    add_model_options,
+    command_line_sweep,
+    definition_options,
+    run_script,
+    run_settings,
+    run_sweep,
+    seeds,
+    sweep_parser,
+)
 
 STL = {"data.targets": ["valence"], "train.loss": "ccc", "train.loss_weights": [1.0]}
 VAD = ["valence", "arousal", "dominance"]  # the order of the paper's weights α, β, 1 − α − β
@@ -40,6 +49,7 @@ def main() -> None:
     parser.add_argument("--word-vectors", nargs="+", default=[], metavar="FILE",
                         help="GloVe / word2vec / fastText text files, one set of rows with text each (Table II's "
                              "embeddings; default: the text model's token embeddings)")
+    add_model_options(parser)
     args = parser.parse_args()
     options = definition_options(args)
     fixed = {"model.word_vectors": args.word_vectors[0]} if len(args.word_vectors) == 1 else {}
@@ -52,9 +62,9 @@ def main() -> None:
                   seeds=seeds(args), metric="dev/ccc", fixed=fixed, **options)
     if args.optuna:
         choices = [",".join(map(str, w)) for w in simplex(0.05)]
-        run_sweep(SweepConfig(name=f"{name}-optuna", search={"train.loss_weights": ("choice", choices)},
-                              num_samples=args.optuna,
-                              **{**common, "fixed": {**fixed, "data.targets": VAD, "train.loss": "ccc"}}),
+        run_sweep(command_line_sweep(args, name=f"{name}-optuna", search={"train.loss_weights": ("choice", choices)},
+                                     num_samples=args.optuna,
+                                     **{**common, "fixed": {**fixed, "data.targets": VAD, "train.loss": "ccc"}}),
                   run_settings(args))
         return
     # the acoustic-only baseline as the paper trains it: Nadam, and for MTL its own weights α 0.1, β 0.4
@@ -63,7 +73,7 @@ def main() -> None:
     embeddings = [{"model.word_vectors": path} for path in args.word_vectors] if len(args.word_vectors) > 1 else [{}]
     with_text = [{**variant, **embedding} for embedding in embeddings for variant in (STL, *mtl)]
     variants = [*with_text, {**STL, **acoustic}, {**paper_acoustic, **acoustic}]
-    run_sweep(SweepConfig(name=name, variants=tuple(variants), **common), run_settings(args))
+    run_sweep(command_line_sweep(args, name=name, variants=tuple(variants), **common), run_settings(args))
 
 
 if __name__ == "__main__":

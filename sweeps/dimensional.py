@@ -5,15 +5,22 @@ The IEMOCAP rows of Tables 2-4 and 7 of the multistage-conditioning paper (Trian
 al.): CNN14, the text model (the paper's BERT), SFCNN14 and MFCNN14 trained per dimension with MSE,
 and jointly with 1 − Σ wᵢ·CCCᵢ / Σ wᵢ; the report adds their late fusion (LF), each model's best
 validation seed (Table 3), its residuals per dialogue act (Fig. 4, Table 4) and against the gold
-standard (Fig. 5), and CCC within scripted and improvised dialogs (Table 7).  With --demo: the demo
-corpus, small models, two seeds and the first four folds.
+standard (Fig. 5), and CCC within scripted and improvised dialogs (Table 7).  The text model and
+the fusion models' embeddings are the paper's BERT (bert-base-uncased).  --cross-corpus-root also
+tests every fold's model on MSP-Podcast's test set, by PCC (the paper's Table 2, IEMOCAP →
+MSP-Podcast).  With --demo: the demo corpus, small models, the offline MiniLM, two seeds and the
+first four folds, with the cross-corpus evaluation on the demo corpus in its MSP-Podcast layout.
 
 Run:  python sweeps/dimensional.py --demo
-      ray submit cluster/cluster.yaml sweeps/dimensional.py -- --corpus-root /data/IEMOCAP_full_release
+      ray submit cluster/cluster.yaml sweeps/dimensional.py -- --corpus-root /data/IEMOCAP_full_release \\
+          --cross-corpus-root /data/MSP-Podcast
 """
 
 from sertext.sweep import (
-    SweepConfig,
+    add_cross_corpus_options,
+    add_model_options,
+    command_line_sweep,
+    cross_corpus,
     definition_options,
     demo_per_arch,
     demo_settings,
@@ -30,6 +37,8 @@ LOSS_WEIGHTS = ((1.0, 1.0, 1.0), (0.7, 0.2, 0.1), (0.2, 0.7, 0.1), (0.1, 0.2, 0.
 
 def main() -> None:
     parser = sweep_parser(__doc__)
+    add_model_options(parser)
+    add_cross_corpus_options(parser)
     parser.add_argument("--loss-weights", nargs="+", default=None, metavar="A,V,D",
                         help="multitask CCC weights to try (default: 1,1,1 0.7,0.2,0.1 0.2,0.7,0.1 0.1,0.2,0.7)")
     args = parser.parse_args()
@@ -41,7 +50,8 @@ def main() -> None:
     options = definition_options(args)
     if args.demo and not args.folds:
         options["folds"] = ("Ses01F", "Ses01M", "Ses02F", "Ses02M")
-    run_sweep(SweepConfig(
+    run_sweep(command_line_sweep(
+        args,
         name=args.name or ("iemocap-dimensional-demo" if args.demo else "iemocap-dimensional"),
         corpus="iemocap",
         protocol="iemocap-loso",
@@ -52,6 +62,7 @@ def main() -> None:
         metric="dev/ccc",
         fixed=demo_settings("dimensional") if args.demo else {},
         per_arch=demo_per_arch() if args.demo else {},
+        **cross_corpus("msp-podcast", args.cross_corpus_root, args.demo),
         **options,
     ), run_settings(args))
 

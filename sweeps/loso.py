@@ -2,15 +2,23 @@
 
 The setting of Table 1 of the multistage-conditioning paper (Triantafyllopoulos et al.): 10 folds
 (test = one speaker, dev = the other speaker of the session), four classes with excited merged
-into happy, best epoch by dev UAR.  With --demo: the synthetic demo corpus, small models and two
-seeds, on a laptop in minutes.
+into happy, best epoch by dev UAR, and the paper's BERT (bert-base-uncased, its §4.2) as the text
+model and the fusion models' embeddings.  --cross-corpus-root also tests every fold's model on
+MSP-Podcast's test set (the paper's IEMOCAP → MSP-Podcast column).  With --demo: the synthetic
+demo corpus, small models, the offline MiniLM text model and two seeds, on a laptop in minutes,
+with the cross-corpus evaluation on the demo corpus in its MSP-Podcast layout (the same speech:
+a smoke test of that path, not a cross-corpus result).
 
 Run:  python sweeps/loso.py --demo
-      ray submit cluster/cluster.yaml sweeps/loso.py -- --corpus-root /data/IEMOCAP_full_release
+      ray submit cluster/cluster.yaml sweeps/loso.py -- --corpus-root /data/IEMOCAP_full_release \\
+          --cross-corpus-root /data/MSP-Podcast --cross-asr-model facebook/wav2vec2-large-960h-lv60-self
 """
 
 from sertext.sweep import (
-    SweepConfig,
+    add_cross_corpus_options,
+    add_model_options,
+    command_line_sweep,
+    cross_corpus,
     definition_options,
     demo_per_arch,
     demo_settings,
@@ -23,8 +31,12 @@ from sertext.sweep import (
 
 
 def main() -> None:
-    args = sweep_parser(__doc__).parse_args()
-    run_sweep(SweepConfig(
+    parser = sweep_parser(__doc__)
+    add_model_options(parser)
+    add_cross_corpus_options(parser)
+    args = parser.parse_args()
+    run_sweep(command_line_sweep(
+        args,
         name=args.name or ("iemocap-loso-demo" if args.demo else "iemocap-loso"),
         corpus="iemocap",
         protocol="iemocap-loso",
@@ -33,6 +45,7 @@ def main() -> None:
         seeds=seeds(args),
         fixed=demo_settings() if args.demo else {},
         per_arch=demo_per_arch() if args.demo else {},
+        **cross_corpus("msp-podcast", args.cross_corpus_root, args.demo),
         **definition_options(args),
     ), run_settings(args))
 

@@ -4,20 +4,27 @@ evaluation on all of IEMOCAP when its root is given.
 The MSP-Podcast rows of Tables 1, 2, 5 and 6 of the multistage-conditioning paper: train on
 Train, select on Development, test on Test1; cross-corpus results on IEMOCAP are UAR (categorical)
 or PCC (dimensional, since the rating scales differ).  ``--task dimensional`` trains single-task
-MSE models per dimension (Table 2) and the multitask CCC model (Tables 5 and 6).  With --demo: the
-demo corpus rewritten in the MSP-Podcast layout, cross-evaluated on the demo corpus itself (the
-same speech, so a smoke test, not a cross-corpus result).
+MSE models per dimension (Table 2) and the multitask CCC model (Tables 5 and 6).  The text model
+and the fusion models' embeddings are the paper's BERT (bert-base-uncased).  The paper had no
+MSP-Podcast transcripts and recognised the speech with DeepSpeech2 (its §4); ``--asr-model`` does
+the same with any Hugging Face speech-recognition model (the release's Transcripts/ otherwise;
+DeepSpeech2 itself is not a Hugging Face model), and the report gives the recognised text's word
+error rate against the release's transcripts.  With --demo: the demo corpus rewritten in the
+MSP-Podcast layout, its text recognised by PocketSphinx (offline) as the paper's was by ASR, and
+cross-evaluated on the demo corpus itself (the same speech, so a smoke test, not a cross-corpus
+result).
 
 Run:  python sweeps/msp_podcast.py --demo
       ray submit cluster/cluster.yaml sweeps/msp_podcast.py -- --corpus-root /data/MSP-Podcast \\
-          --iemocap-root /data/IEMOCAP_full_release
+          --iemocap-root /data/IEMOCAP_full_release --asr-model facebook/wav2vec2-large-960h-lv60-self
 """
 
 from sertext.sweep import (
-    SweepConfig,
+    add_model_options,
+    command_line_sweep,
+    cross_corpus,
     definition_options,
     demo_per_arch,
-    demo_root,
     demo_settings,
     run_script,
     run_settings,
@@ -35,15 +42,16 @@ def main() -> None:
     parser.add_argument("--task", default="categorical", choices=["categorical", "dimensional"],
                         help="four classes, or arousal/valence/dominance: single-task MSE per dimension "
                              "and the multitask CCC loss")
+    add_model_options(parser)
     args = parser.parse_args()
     fixed = demo_settings(args.task) if args.demo else {}
-    cross = demo_root("iemocap", not args.quiet) if args.demo else args.iemocap_root
-    if cross:
-        fixed.update({"data.cross_corpus": "iemocap", "data.cross_root": cross})
+    if args.demo:
+        fixed["data.asr_model"] = "pocketsphinx"  # the demo's text recognised, as the paper's was
     dimensional = args.task == "dimensional"
     variants = (*({"data.targets": [d], "train.loss": "mse"} for d in DIMENSIONS),
                 {"data.targets": list(DIMENSIONS), "train.loss": "ccc"}) if dimensional else ()
-    run_sweep(SweepConfig(
+    run_sweep(command_line_sweep(
+        args,
         name=args.name or f"msp-podcast-{args.task}{'-demo' if args.demo else ''}",
         corpus="msp-podcast",
         protocol="msp-official",
@@ -53,6 +61,7 @@ def main() -> None:
         variants=variants,
         fixed=fixed,
         per_arch=demo_per_arch() if args.demo else {},
+        **cross_corpus("iemocap", args.iemocap_root, args.demo),
         **definition_options(args),
     ), run_settings(args))
 

@@ -13,7 +13,8 @@ Run:  python sweeps/search.py --demo
 """
 
 from sertext.sweep import (
-    SweepConfig,
+    add_model_options,
+    command_line_sweep,
     definition_options,
     demo_settings,
     run_script,
@@ -34,6 +35,7 @@ def main() -> None:
     parser.add_argument("--archs", nargs="+", default=["mfcnn14"], choices=["cnn14", "sfcnn14", "mfcnn14", "text"],
                         help="architectures to tune (default mfcnn14; a CNN14 family and the text model need "
                              "separate launches, their spaces differ)")
+    add_model_options(parser)
     parser.add_argument("--samples", type=int, default=None, help="Optuna candidates (default 30; --demo 6)")
     parser.add_argument("--scope", default="protocol", choices=["protocol", "cell"],
                         help="protocol: one setting for every fold and seed (default); cell: one per fold and seed")
@@ -48,7 +50,8 @@ def main() -> None:
     if args.demo and not args.folds:
         options["folds"] = ("Ses01F", "Ses01M", "Ses02F", "Ses02M")
     grace = args.grace_period if args.grace_period is not None else 2 if args.demo else 3
-    run_sweep(SweepConfig(
+    run_sweep(command_line_sweep(
+        args,
         name=args.name or ("iemocap-search-demo" if args.demo else "iemocap-search"),
         corpus="iemocap",
         protocol="iemocap-loso",

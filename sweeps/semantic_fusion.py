@@ -16,7 +16,16 @@ Run:  python sweeps/semantic_fusion.py --demo
 """
 
 from sertext.config import SEMANTICS
-from sertext.sweep import SweepConfig, definition_options, run_script, run_settings, run_sweep, seeds, sweep_parser
+from sertext.sweep import (
+    add_model_options,
+    command_line_sweep,
+    definition_options,
+    run_script,
+    run_settings,
+    run_sweep,
+    seeds,
+    sweep_parser,
+)
 
 FUSIONS = ("concat", "attention", "hierarchical")
 TRAINED = ("word2vec", "speech2vec", "aligned_speech2vec")  # Table 2's semantic rows
@@ -30,6 +39,9 @@ def main() -> None:
                              "model's token embeddings, of the transcript's words)")
     parser.add_argument("--word-vectors", default="",
                         help="GloVe / word2vec / fastText text file for --semantic vectors")
+    add_model_options(parser, text_help="the transformer whose token embeddings '--semantic vectors' reads without "
+                                        "--word-vectors (default: the offline MiniLM; the paper trains its own "
+                                        "Word2Vec per fold)")
     args = parser.parse_args()
     options = definition_options(args)
     fixed = {"model.word_vectors": args.word_vectors} if args.word_vectors else {}
@@ -40,7 +52,8 @@ def main() -> None:
     alone = (*({"model.modalities": "text", "model.semantic": semantic} for semantic in TRAINED),
              {"model.modalities": "audio"})
     fused = tuple({"model.fusion": fusion, "model.semantic": args.semantic} for fusion in FUSIONS)
-    run_sweep(SweepConfig(
+    run_sweep(command_line_sweep(
+        args,
         name=args.name or ("iemocap-semantic-fusion-demo" if args.demo else "iemocap-semantic-fusion"),
         corpus="iemocap",
         protocol="iemocap-loso",

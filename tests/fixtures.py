@@ -203,22 +203,33 @@ def synthetic_regression(arch, fold, seed):
                          "mode": ["scripted", "improvised"] * 10, "dialogue_act": ["s", "q", "b", None] * 5})
 
 
-def write_synthetic_sweep(uri, task: str = "categorical"):
+def write_synthetic_sweep(uri, task: str = "categorical", *, name: str = "", with_record: bool = False,
+                          corpus: str = "iemocap"):
     """A finished sweep in the MLflow store ``uri``: experiment ``synthetic`` (``synthetic-dimensional``
-    for ``task="dimensional"``), ARCHS × FOLDS × SEEDS runs with stored dev and test predictions
-    (categorical: also cross-corpus ones), and the trial FAILED failed.  Returns (experiment id,
-    parent run id)."""
+    for ``task="dimensional"``, or ``name``), ARCHS × FOLDS × SEEDS runs with stored dev and test
+    predictions (categorical: also cross-corpus ones, on the other corpus), the text-reading runs
+    tagged with the text model BERT, and the trial FAILED failed; ``with_record``: its parent run
+    keeps its definition of ``corpus``, as a sweep's does (:mod:`sertext.record`).  Returns
+    (experiment id, parent run id)."""
     from types import SimpleNamespace
 
-    from sertext import tracking
+    from sertext import record, tracking
     from sertext.metrics import table_metrics
+    from sertext.sweep import SweepConfig
 
-    name = "synthetic" if task == "categorical" else "synthetic-dimensional"
+    name = name or ("synthetic" if task == "categorical" else "synthetic-dimensional")
     experiment = tracking.prepare_experiment(uri, name)
     parent = tracking.start_parent_run(uri, experiment, name, {})
+    if with_record:
+        other = "msp-podcast" if corpus == "iemocap" else "iemocap"
+        sweep = SweepConfig(name, corpus=corpus, root="/corpus", task=task, archs=ARCHS, seeds=SEEDS, folds=FOLDS,
+                            metric="dev/uar" if task == "categorical" else "dev/ccc",
+                            cross_corpus=other if task == "categorical" else "", cross_root="/other")
+        record.write_sweep_record(uri, parent, record.SweepRecord(sweep, "/corpus", FOLDS))
     for arch, fold, seed in [(a, f, s) for a in ARCHS for f in FOLDS for s in SEEDS]:
+        models = {"text_model": "bert-base-uncased"} if arch != "cnn14" else {}
         run = tracking.TrialRun(uri, experiment, parent, f"{arch}-{fold}-{seed}", f"{arch}-{fold}-seed{seed}",
-                                {"arch": arch, "fold": fold, "seed": seed}, {})
+                                {"arch": arch, "fold": fold, "seed": seed, **models}, {})
         if (arch, fold, seed) == FAILED:
             run.fail()
             continue

@@ -1,6 +1,8 @@
 """Aggregation of a synthetic sweep in a real MLflow store: pooled metrics, counts with a failed
 trial, the papers' t-tests and the paired tests with Holm's correction, against scipy."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -110,11 +112,37 @@ def test_paired_tests_per_variant_against_an_unvaried_baseline():
 
 def test_failed_and_missing_trials_are_listed(sweep):
     _, runs, _ = sweep
-    missing = aggregate.missing_trials(runs, ARCHS, FOLDS, SEEDS)
+    missing = aggregate.missing_trials(runs, aggregate.grid_of_runs(runs))
     assert missing.to_dict("records") == [{"arch": "text", "variant": "-", "fold": "F2", "seed": 2,
                                            "status": "FAILED"}]
-    extra = aggregate.missing_trials(runs, ARCHS, (*FOLDS, "F3"), SEEDS)
+    extra = aggregate.missing_trials(runs, itertools.product(ARCHS, ["-"], (*FOLDS, "F3"), SEEDS))
     assert len(extra) == 1 + 9 and set(extra[extra.fold == "F3"]["status"]) == {"missing"}
+
+
+def test_an_architecture_without_any_run_is_listed_from_the_sweeps_definition(sweep, tmp_path):
+    """The definition kept in the parent run, not the runs, says what was promised: with every run
+    of one architecture gone, each of its trials is listed and its row says it has no run."""
+    from mlflow.tracking import MlflowClient
+
+    from sertext import record, report
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    experiment, parent = write_synthetic_sweep(uri, name="gone", with_record=True)
+    kept = record.read_sweep_record(uri, parent)
+    assert kept.sweep.archs == ARCHS and kept.folds == FOLDS
+    assert kept.sweep.fingerprint() == record.SweepRecord.from_json(kept.to_json()).sweep.fingerprint()
+    client = MlflowClient(uri)
+    for run in aggregate.tracking.child_runs(uri, experiment, parent):
+        if run.data.tags["arch"] == "mfcnn14":
+            client.delete_run(run.info.run_id)
+    tables = aggregate.summarise_sweep(uri, "gone")
+    gone = tables.missing[tables.missing.arch == "mfcnn14"]
+    assert len(gone) == len(FOLDS) * len(SEEDS) and set(gone["status"]) == {"missing"}
+    assert len(tables.missing) == len(gone) + 1  # and the failed text trial
+    row = report.results_table(tables).set_index("model").loc["MFCNN14"]
+    assert row["seeds × folds"].startswith("0 × 0") and row["UAR"] == "no finished run"
+    before = aggregate.summarise_sweep(sweep[0], "synthetic")  # a launch without a record: the grid of its runs
+    assert before.inferred_grid and len(before.missing) == 1
 
 
 def test_metrics_within_strata(sweep):

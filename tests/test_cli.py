@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from sertext.cli import build_parser, main, parse_set, train_config
+from sertext.cli import build_parser, main, train_config
+from sertext.config import parse_set
 
 
 def test_check_corpus_prints_counts_and_problems(iemocap_root, emotyda_dir, capsys):

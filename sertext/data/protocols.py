@@ -66,6 +66,27 @@ def make_folds(table: pd.DataFrame, protocol: str, *, dev_fraction: float = 0.2)
     return folds
 
 
+def cross_corpus_set(table: pd.DataFrame, corpus: str) -> list:
+    """The utterances a model trained on another corpus is tested on, as the multistage-conditioning
+    paper tests across corpora (its Tables 1 and 2): MSP-Podcast's official test set (Test1), and
+    the whole of any other corpus (IEMOCAP).
+
+    Raises:
+        ValueError: the set is empty (an MSP-Podcast copy without Test1, say).
+    """
+    ids = _ids(table, table["split"] == "Test1") if corpus == "msp-podcast" else table["utt_id"].tolist()
+    if not ids:
+        raise ValueError(f"{corpus} has no utterances to test on across corpora"
+                         + (" (its Test1 split is empty)" if corpus == "msp-podcast" else ""))
+    return ids
+
+
+def used_utterances(table: pd.DataFrame, protocol: str) -> list:
+    """Every utterance some fold of ``protocol`` trains, selects or tests on, in table order."""
+    used = {u for fold in make_folds(table, protocol) for u in (*fold.train, *fold.dev, *fold.test)}
+    return [u for u in table["utt_id"] if u in used]
+
+
 def _sessions(table: pd.DataFrame) -> list[int]:
     sessions = sorted(int(s) for s in table["session"].dropna().unique())
     if len(sessions) < 2:

@@ -63,6 +63,10 @@ class Architecture:
             (``DataConfig.clip_labels``): ``"scale"`` (clipped to it) or ``"none"``.
         public_code: flat trial-config overrides that reproduce the family's public code where it
             departs from the paper (sertext follows the paper by default), e.g. as a sweep variant.
+        paper: the paper the family comes from, as reports and ``--dry-run`` cite it.
+        paper_models: the pretrained models that paper used, by model-config key and Hugging Face id
+            (``{"text_model": "bert-base-uncased"}``): what a sweep on a real corpus trains with
+            unless told otherwise (the demo keeps the offline models).
     """
 
     model: str
@@ -77,6 +81,8 @@ class Architecture:
     crop: str | None = None
     clip_labels: str = "none"
     public_code: dict = field(default_factory=dict)
+    paper: str = ""
+    paper_models: dict = field(default_factory=dict)
 
     def model_class(self) -> type:
         module, _, name = self.model.partition(":")
@@ -88,6 +94,13 @@ def _last_dim(array) -> int:
 
 
 _TEXT_DIM = {"text_dim": ("text", _last_dim)}
+_MULTISTAGE = "Triantafyllopoulos et al. (multistage conditioning)"
+_BOTTLENECK = "Makiuchi et al. (cross-representation bottlenecks)"
+_SEMANTIC = "Tzirakis et al. (semantic fusion)"
+_ATMAJA = "Atmaja & Akagi (acoustic statistics + word embeddings)"
+# Triantafyllopoulos et al. §4.2 (footnote 2): "bert-base-uncased distributed by Huggingface", both the
+# fine-tuned text baseline and the frozen embeddings the fusion models are conditioned on
+_BERT_BASE = {"text_model": "bert-base-uncased"}
 # Triantafyllopoulos et al. (multistage conditioning) §4.2: SGD, Nesterov 0.9, lr 0.01, batch 64, 60
 # epochs; categorical: cross-entropy weighted by inverse class frequency
 _CNN14_TRAINING = Training("sgd", epochs=60, batch_size=64, lr=0.01)
@@ -97,18 +110,19 @@ _CROSSREP_TRAINING = Training("adam", epochs=450, batch_size=2, lr=1e-4, class_w
 
 ARCHITECTURES = {
     "cnn14": Architecture("cnn14:CNN14", {"log_mel": "log_mel"}, ("width", "dropout", "pretrained", "pooling"),
-                          _CNN14_TRAINING, "CNN14", crop="seconds"),
+                          _CNN14_TRAINING, "CNN14", crop="seconds", paper=_MULTISTAGE),
     # Triantafyllopoulos et al. §4.2: the BERT baseline fine-tuned with Adam with fixed weight decay and
     # no bias correction (lr 2e-5, betas 0.9/0.999, eps 1e-6), a linear schedule of 1000 steps with 100
     # warm-up steps (train.schedule_steps, train.warmup_steps), batch 32, 4 epochs; weighted CE
     "text": Architecture("text:TextClassifier", {"tokens": "tokens"}, ("text_model", "max_tokens"),
-                         Training("bertadam", epochs=4, batch_size=32, lr=2e-5), "Text"),
+                         Training("bertadam", epochs=4, batch_size=32, lr=2e-5), "Text", paper=_MULTISTAGE,
+                         paper_models=_BERT_BASE),
     "sfcnn14": Architecture("sfcnn14:SFCNN14", {"log_mel": "log_mel", "text": "text_embedding"},
                             ("width", "dropout", "pretrained", "text_dim", "pooling"), _CNN14_TRAINING, "SFCNN14",
-                            infer=_TEXT_DIM, crop="seconds"),
+                            infer=_TEXT_DIM, crop="seconds", paper=_MULTISTAGE, paper_models=_BERT_BASE),
     "mfcnn14": Architecture("mfcnn14:MFCNN14", {"log_mel": "log_mel", "text": "text_embedding"},
                             ("width", "dropout", "pretrained", "text_dim", "pooling"), _CNN14_TRAINING, "MFCNN14",
-                            infer=_TEXT_DIM, crop="seconds"),
+                            infer=_TEXT_DIM, crop="seconds", paper=_MULTISTAGE, paper_models=_BERT_BASE),
     # Makiuchi et al.: wav2vec 2.0 layers (or the mel, for the ablation) → bottleneck codes → mel reconstruction
     "crossrep": Architecture(
         "makiuchi:CrossRepresentationModel",
@@ -116,11 +130,14 @@ ARCHITECTURES = {
         ("bottleneck", "downsample", "width", "n_layers", "feature_dim"), _CROSSREP_TRAINING,
         "Cross-representation (speech)",
         infer={"n_layers": ("wav2vec", lambda a: int(a.shape[0])), "feature_dim": ("wav2vec", _last_dim)},
-        lengths=("wav2vec",), time_axis={"wav2vec": 1, "phones": 0, "mel_target": 0}, crop="segment"),
+        lengths=("wav2vec",), time_axis={"wav2vec": 1, "phones": 0, "mel_target": 0}, crop="segment",
+        # §3.1.1, footnote 1: the "large" wav2vec 2.0 pre-trained on 60k hours of LibriVox
+        paper=_BOTTLENECK, paper_models={"speech_model": "facebook/wav2vec2-large-lv60"}),
     "crossrep-mel": Architecture(
         "makiuchi:CrossRepresentationModel", {"mel": "autovc_mel", "speaker": "speaker", "phones": "phones"},
         ("bottleneck", "downsample", "width"), _CROSSREP_TRAINING, "Cross-representation (mel input)",
-        fixed_options={"input": "mel"}, lengths=("mel",), time_axis={"mel": 0, "phones": 0}, crop="segment"),
+        fixed_options={"input": "mel"}, lengths=("mel",), time_axis={"mel": 0, "phones": 0}, crop="segment",
+        paper=_BOTTLENECK),
     # Makiuchi et al.'s text CNN: Adam 1e-4, batch 4 for 412,800 iterations, the plain cross-entropy of
     # Eq. 3 on the logits, token states without special tokens (§3.2); the public code trains on
     # sigmoid outputs and drops the first and last token positions
@@ -129,7 +146,9 @@ ARCHITECTURES = {
                             Training("adam", epochs=375, batch_size=4, lr=1e-4, class_weights="none"), "Text CNN",
                             infer={"feature_dim": ("text_states", _last_dim),
                                    "max_tokens": ("text_states", lambda a: int(a.shape[0]))},
-                            public_code={"model.sigmoid_outputs": True, "model.token_positions": "drop_first_last"}),
+                            public_code={"model.sigmoid_outputs": True, "model.token_positions": "drop_first_last"},
+                            # §6.3: the "large" version of every transformer; Tables 4 and 5: BERT uncased best
+                            paper=_BOTTLENECK, paper_models={"text_model": "bert-large-uncased"}),
     # Atmaja & Akagi: utterance acoustic statistics + word vectors, LSTM branches, concatenation;
     # acoustic+text trained with RMSprop (§III-C; Keras defaults) lr 1e-3, batch 256, up to 50 epochs
     # (the acoustic-only rows with Nadam: train.optimizer="nadam"); labels clipped to the 1-5 scale
@@ -138,7 +157,10 @@ ARCHITECTURES = {
                                ("acoustic_dim", "word_dim", "text", "acoustic"),
                                Training("rmsprop", epochs=50, batch_size=256, lr=1e-3), "LSTM fusion",
                                infer={"acoustic_dim": ("acoustic", _last_dim), "word_dim": ("words", _last_dim)},
-                               lengths=("words",), clip_labels="scale"),
+                               lengths=("words",), clip_labels="scale",
+                               # §II-B: the HSF+BERT row, BERT's 768-d token vectors (GloVe and the other
+                               # 300-d embeddings are files: model.word_vectors)
+                               paper=_ATMAJA, paper_models=_BERT_BASE),
     # Tzirakis et al. §5: Adam at a fixed 1e-4, mini-batches of 25 sequences, gradient-norm clipping
     # at 5.0; no budget given: 50 epochs here.  The public TF code trains with Adam 5e-4, beta2 0.99,
     # batch 5 and no clipping (public_code).  Regression only in the paper: a categorical run uses
@@ -150,7 +172,8 @@ ARCHITECTURES = {
                               infer={"frame_samples": ("waveform", _last_dim), "word_dim": ("words", _last_dim)},
                               lengths=("waveform", "words"),
                               public_code={"train.lr": 5e-4, "train.batch_size": 5, "train.betas": (0.9, 0.99),
-                                           "train.grad_clip": 0.0}),
+                                           "train.grad_clip": 0.0},
+                              paper=_SEMANTIC),  # trains its own Word2Vec and Speech2Vec per fold: no pretrained model
 }
 
 

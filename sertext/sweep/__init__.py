@@ -17,7 +17,19 @@ answers at once; :func:`run_sweep` and :func:`run_fusion_sweep` load the driver 
 
 from .definition import SweepConfig, Trial, TuneRun, describe, expand, trial_key
 from .prepare import demo_root
-from .scripts import definition_options, demo_per_arch, demo_settings, run_script, run_settings, seeds, sweep_parser
+from .scripts import (
+    add_cross_corpus_options,
+    add_model_options,
+    command_line_sweep,
+    cross_corpus,
+    definition_options,
+    demo_per_arch,
+    demo_settings,
+    run_script,
+    run_settings,
+    seeds,
+    sweep_parser,
+)
 from .settings import RunSettings
 
 
@@ -41,6 +53,7 @@ def run_fusion_sweep(source: str, **options):
     return run(source, **options)
 
 
-__all__ = ["RunSettings", "SweepConfig", "Trial", "TuneRun", "definition_options", "demo_per_arch", "demo_root",
-           "demo_settings", "describe", "expand", "run_fusion_sweep", "run_script", "run_settings", "run_sweep",
-           "seeds", "sweep_parser", "trial_key"]
+__all__ = ["RunSettings", "SweepConfig", "Trial", "TuneRun", "add_cross_corpus_options", "add_model_options",
+           "command_line_sweep", "cross_corpus", "definition_options", "demo_per_arch", "demo_root", "demo_settings",
+           "describe", "expand", "run_fusion_sweep", "run_script", "run_settings", "run_sweep", "seeds", "sweep_parser",
+           "trial_key"]

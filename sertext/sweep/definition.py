@@ -36,9 +36,12 @@ SEARCH_KINDS = ("uniform", "loguniform", "choice")
 SCOPES = ("cell", "protocol")
 SCHEDULERS = ("", "asha")
 # Trial keys a sweep sets from its own fields (or, for the cache, from how it runs).
-RESERVED = {"model.arch": "archs", "data.fold": "folds", "train.seed": "seeds", "data.corpus": "corpus",
-            "data.protocol": "protocol", "data.task": "task", "data.root": "root (--corpus-root)",
-            "data.dialogue_acts": "dialogue_acts", "data.cache_dir": "the run settings' cache_dir (--cache-dir)",
+RESERVED = {"model.arch": "archs", "data.fold": "folds (--folds)", "train.seed": "seeds (--seeds)",
+            "data.corpus": "corpus", "data.protocol": "protocol", "data.task": "task",
+            "data.root": "root (--corpus-root)", "data.dialogue_acts": "dialogue_acts",
+            "data.cross_corpus": "cross_corpus (--cross-corpus-root)",
+            "data.cross_root": "cross_root (--cross-corpus-root)",
+            "data.cache_dir": "the run settings' cache_dir (--cache-dir)",
             "checkpoint_dir": "the sweep itself (a checkpoint every epoch)"}
 DEFAULT_METRIC = {"categorical": "dev/uar", "dimensional": "dev/ccc"}
 
@@ -51,6 +54,9 @@ class SweepConfig:
     Attributes:
         name: sweep and MLflow experiment name (letters, digits, ``.``, ``_``, ``-``).
         corpus, root, demo: the corpus format and folder, or the demo corpus (created once).
+        cross_corpus, cross_root: another corpus every trial's model is also tested on (its test
+            set, :func:`sertext.data.cross_corpus_set`), and its folder (with ``demo``, by default
+            the demo corpus in that corpus' layout); ``""``: none.
         dialogue_acts: EMOTyDA folder for the report's strata (the demo corpus brings its own).
         protocol, task: the folds and the task (``categorical`` or ``dimensional``).
         archs, seeds, folds: the trial grid (``folds`` empty: every fold of the protocol).
@@ -78,6 +84,8 @@ class SweepConfig:
     corpus: str = "iemocap"
     root: str = ""
     demo: bool = False
+    cross_corpus: str = ""
+    cross_root: str = ""
     dialogue_acts: str | None = None
     protocol: str = "iemocap-loso"
     task: str = "categorical"
@@ -113,6 +121,22 @@ class SweepConfig:
     def definition(self) -> dict:
         """Every field, as JSON reads it back (tuples as lists)."""
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+
+    @classmethod
+    def from_definition(cls, values: dict) -> SweepConfig:
+        """The sweep back from :meth:`definition` (as a sweep's parent run keeps it,
+        :mod:`sertext.record`); a field it lacks takes its default, so older records still read.
+
+        Raises:
+            ValueError: a field this version does not know.
+        """
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"sweep definition has unknown fields {unknown}")
+        values = dict(values)
+        if "search" in values:
+            values["search"] = {k: tuple(spec) for k, spec in values["search"].items()}
+        return cls(**values)
 
     def arch_variants(self) -> list[tuple[str, dict]]:
         """Every (architecture, variant) the sweep trains (``{}``: no variant)."""
@@ -179,14 +203,17 @@ class TuneRun:
     seed: int = 0  # the searcher's
 
 
-def expand(sweep: SweepConfig, *, root: str, folds: tuple, dialogue_acts: str | None = None) -> list[TuneRun]:
+def expand(sweep: SweepConfig, *, root: str, folds: tuple, dialogue_acts: str | None = None,
+           cross_root: str = "") -> list[TuneRun]:
     """The sweep's Tune runs and every trial in them, in a fixed order, by the precedence above.
 
-    ``root``, ``folds`` and ``dialogue_acts`` are the resolved corpus folder, the protocol's
-    folds (or the sweep's subset) and the dialogue-act folder.
+    ``root``, ``folds``, ``dialogue_acts`` and ``cross_root`` are the resolved corpus folder, the
+    protocol's folds (or the sweep's subset), the dialogue-act folder and the cross corpus' folder.
     """
     base = {"data.corpus": sweep.corpus, "data.protocol": sweep.protocol, "data.task": sweep.task,
-            "data.root": root, "data.dialogue_acts": dialogue_acts}
+            "data.root": root, "data.dialogue_acts": dialogue_acts,
+            **({"data.cross_corpus": sweep.cross_corpus, "data.cross_root": cross_root} if sweep.cross_corpus
+               else {})}
     points = [dict(zip(sweep.grid, values, strict=True)) for values in itertools.product(*sweep.grid.values())]
 
     def trial(arch, variant, point, fold, seed) -> Trial:
@@ -243,6 +270,8 @@ def check(sweep: SweepConfig) -> None:
                          "the storage path and the MLflow experiment)")
     if not sweep.demo and not sweep.root:
         raise ValueError("give the corpus root (--corpus-root) or use the demo corpus (--demo)")
+    if sweep.cross_corpus and not (sweep.demo or sweep.cross_root):
+        raise ValueError(f"give the folder of {sweep.cross_corpus} to test on across corpora (--cross-corpus-root)")
     if sweep.task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {sweep.task!r}")
     unknown = sorted(set(sweep.archs) - set(ARCHITECTURES))
@@ -261,7 +290,8 @@ def check(sweep: SweepConfig) -> None:
                          "not both zero")
     _check_search(sweep)
     probes = {key: _probe(spec) for key, spec in sweep.search.items()}
-    for run in expand(sweep, root=sweep.root or "demo", folds=sweep.folds or ("any",)):
+    for run in expand(sweep, root=sweep.root or "demo", folds=sweep.folds or ("any",),
+                      cross_root=sweep.cross_root or "demo"):
         for candidate in run.candidates:
             for one in candidate.trials:
                 TrialConfig.from_dict(one.with_values(probes).config)

@@ -3,9 +3,13 @@
 :func:`print_plan` resolves the corpus and expands the definition as a run would, then prints
 
 * the trials, per architecture;
-* each feature the trials read: how many utterances still need extracting, and, from a few of them
-  extracted here (and not stored), the time and cache space that will take: one utterance's time
-  after a first that loads the extractor's model, and that load, which every worker pays once;
+* the pretrained models they read, whose they are (the paper's, or the command line's), and
+  whether each loads here (a model that does not would stop the sweep: its trials are not timed);
+* where each corpus' text comes from, and any missing transcript that would stop the sweep;
+* each feature the trials read (and each transcript to recognise): how many utterances still need
+  extracting, and, from a few of them extracted here (and not stored), the time and cache space
+  that will take: one utterance's time after a first that loads the extractor's model, and that
+  load, which every worker pays once;
 * per architecture, the training time: one training step timed on this machine's device (on a
   batch of the fold's training utterances, :func:`sertext.trial.training_step_seconds`) times the
   steps per epoch, the epochs and the trials; and the total with as many trials at once as this
@@ -24,16 +28,17 @@ import time
 from collections import Counter
 
 from .definition import SweepConfig, expand, feature_trials
-from .prepare import distinct_extractors, resolve_corpus
+from .prepare import MODEL_KINDS, check_models, check_transcripts, feature_jobs, resolve_corpus, trial_tables
 from .settings import RunSettings
 
 
 def print_plan(sweep: SweepConfig, settings: RunSettings) -> None:
-    """Print the sweep's trials, features and estimated cost (module docstring); run nothing."""
+    """Print the sweep's trials, models, text, features and estimated cost (module docstring); run nothing."""
     from sertext.config import default_cache_dir
 
     corpus = resolve_corpus(sweep, settings.progress)
-    runs = expand(sweep, root=corpus.root, folds=corpus.folds, dialogue_acts=corpus.dialogue_acts)
+    runs = expand(sweep, root=corpus.root, folds=corpus.folds, dialogue_acts=corpus.dialogue_acts,
+                  cross_root=corpus.cross_root)
     cache_dir = settings.cache_dir or default_cache_dir()
     counts, examples = Counter(), {}
     for run in runs:
@@ -44,34 +49,105 @@ def print_plan(sweep: SweepConfig, settings: RunSettings) -> None:
     folds = f"{len(corpus.folds)} fold{'s' if len(corpus.folds) != 1 else ''}"
     print(f"dry run of sweep {sweep.name}: {sum(counts.values())} trials ({folds}) "
           f"on {corpus.root}; nothing is trained")
+    trials = feature_trials(runs, sweep)
+    print("models:")
+    unloadable = {}
+    for line, trouble in _model_lines(trials, sweep.demo):
+        print(f"  {line}")
+        unloadable.update(trouble)
+    usable = [t for t in trials if not set(_models(t).values()) & set(unloadable)]
+    tables = trial_tables(trials, cache_dir, recognise=False)
+    print("text:")
+    for line in _text_lines(tables):
+        print(f"  {line}")
     print(f"features (cache {cache_dir}):")
-    for line in _feature_lines(feature_trials(runs, sweep), corpus, cache_dir, sweep.corpus):
+    for line in _feature_lines(usable, tables, cache_dir):
         print(f"  {line}")
     print("training, from one timed step per architecture:")
     hours = 0.0
-    for arch, trials in counts.items():
-        line, trial_hours = _training_line(arch, trials, examples[arch].config, cache_dir)
+    for arch, trials_of_arch in counts.items():
+        blocked = set(_models(examples[arch]).values()) & set(unloadable)
+        if blocked:
+            print(f"  {arch}: {trials_of_arch} trials, not timed: {', '.join(sorted(blocked))} cannot be loaded here")
+            continue
+        line, trial_hours = _training_line(arch, trials_of_arch, examples[arch].config, cache_dir)
         print(f"  {line}")
         hours += trial_hours
     slots, where = _slots(settings)
     print(f"estimated training: {hours:.2f} h of trial time, {hours / slots:.2f} h with {slots} trials at once "
           f"({where}); evaluation and feature extraction come on top")
+    if unloadable:
+        print(f"the sweep would stop before its first trial: {'; '.join(unloadable.values())}")
 
 
-def _feature_lines(trials: list, corpus, cache_dir: str, corpus_name: str) -> list[str]:
-    """One line per extractor setting (per kind of semantic frames, over its folds' spaces):
-    utterances to extract, and their estimated time and size."""
-    from sertext.data import load_corpus
+def _models(trial) -> dict:
+    """``{model key: name}`` of the pretrained models and recognisers a trial reads."""
+    from sertext.config import TrialConfig, pretrained_models
+
+    config = TrialConfig.from_dict(trial.config)
+    data = config.data
+    return {**pretrained_models(config), **{k: v for k, v in (("asr_model", data.asr_model),
+                                                               ("cross_asr_model", data.cross_asr_model)) if v}}
+
+
+def _model_lines(trials: list, demo: bool) -> list[tuple[str, dict]]:
+    """One line per pretrained model the trials read: its name, which architectures read it, whose
+    choice it is (their paper's, or the command line's) and whether it loads here; with
+    ``{name: the error}`` for one that does not."""
+    from sertext.models.registry import ARCHITECTURES
+
+    readers = {}
+    for trial in trials:
+        for key, name in _models(trial).items():
+            readers.setdefault((key, name), set()).add(trial.arch)
+    lines = []
+    for (key, name), archs in readers.items():
+        papers = {ARCHITECTURES[a].paper for a in archs if ARCHITECTURES[a].paper_models.get(key) == name}
+        whose = (f"the paper's: {', '.join(sorted(papers))}" if papers
+                 else "the offline demo model" if demo else "as given")
+        what = MODEL_KINDS.get(key, "speech recogniser" if "asr" in key else key.replace("_", " "))
+        head = f"{what} {name} ({', '.join(sorted(archs))}; {whose})"
+        try:
+            check_models([trial for trial in trials if _models(trial).get(key) == name][:1])
+        except ValueError as error:
+            lines.append((f"{head}: CANNOT BE LOADED HERE", {name: str(error)}))
+            continue
+        lines.append((f"{head}: loads", {}))
+    return lines or [("none (no architecture of this sweep reads a pretrained model)", {})]
+
+
+def _text_lines(tables: list) -> list[str]:
+    """Where the text of each corpus the trials read comes from, and a missing transcript that
+    would stop the sweep (:func:`.prepare.check_transcripts`)."""
+    lines = []
+    for one in tables:
+        if not one.text_readers:
+            continue
+        source = f"recognised by {one.asr_model}" if one.asr_model else "its own transcripts"
+        lines.append(f"{one.corpus}: {source}, {len(one.table)} utterances, read by "
+                     f"{', '.join(sorted(one.text_readers))}")
+    try:
+        check_transcripts(tables)
+    except ValueError as error:
+        lines.append(f"the sweep would stop: {error}")
+    return lines or ["no model of this sweep reads text"]
+
+
+def _feature_lines(trials: list, tables: list, cache_dir: str) -> list[str]:
+    """One line per transcript to recognise, and per extractor setting and table (per kind of
+    semantic frames, over its folds' spaces): utterances to extract, and their estimated time and
+    size.  Features of recognised text are timed on the corpus' own text, which recognition replaces."""
     from sertext.features import FeatureCache
+    from sertext.features.asr import TranscriptExtractor
     from sertext.features.semantic import SemanticFramesExtractor
 
-    table = load_corpus(corpus_name, corpus.root, dialogue_acts=corpus.dialogue_acts)
     cache = FeatureCache(cache_dir)
-    extractors = distinct_extractors(trials, progress=False)
-    semantic = [e for e in extractors if isinstance(e, SemanticFramesExtractor)]
-    return ([_feature_line(e, table, cache) for e in extractors if not isinstance(e, SemanticFramesExtractor)]
-            + [_semantic_line(kind, [e for e in semantic if e.semantic == kind], table, cache)
-               for kind in dict.fromkeys(e.semantic for e in semantic)])
+    jobs = [(one.table, TranscriptExtractor(one.asr_model)) for one in tables if one.asr_model]
+    jobs += feature_jobs(trials, cache_dir, progress=False, tables=tables, recognise=False)
+    semantic = [(table, e) for table, e in jobs if isinstance(e, SemanticFramesExtractor)]
+    return ([_feature_line(e, table, cache) for table, e in jobs if not isinstance(e, SemanticFramesExtractor)]
+            + [_semantic_line(kind, [(t, e) for t, e in semantic if e.semantic == kind], cache)
+               for kind in dict.fromkeys(e.semantic for _, e in semantic)])
 
 
 def _feature_line(extractor, table, cache) -> str:
@@ -103,15 +179,15 @@ def _timed(extractor, rows: list) -> tuple[float, list]:
     return time.perf_counter() - started, arrays
 
 
-def _semantic_line(kind: str, extractors: list, table, cache) -> str:
+def _semantic_line(kind: str, jobs: list, cache) -> str:
     """Semantic frames of one kind in every fold's space: not timed, since each fold's space is
     trained first (by the sweep, once)."""
     from sertext.features.distributed import missing_rows
 
-    missing = sum(len(missing_rows(table, extractor, cache)) for extractor in extractors)
-    spaces = f"{len(extractors)} fold space{'s' if len(extractors) != 1 else ''}"
-    return (f"semantic-frames ({kind}, {spaces}): {missing} of {len(table) * len(extractors)} utterances to extract "
-            "(after training each fold's semantic space; not timed)")
+    missing = sum(len(missing_rows(table, extractor, cache)) for table, extractor in jobs)
+    spaces = f"{len(jobs)} fold space{'s' if len(jobs) != 1 else ''}"
+    return (f"semantic-frames ({kind}, {spaces}): {missing} of {sum(len(t) for t, _ in jobs)} utterances to "
+            "extract (after training each fold's semantic space; not timed)")
 
 
 def _training_line(arch: str, trials: int, config: dict, cache_dir: str) -> tuple[str, float]:

@@ -7,9 +7,16 @@ import os
 import sys
 from pathlib import Path
 
+from sertext.config import parse_set
 from sertext.errors import USER_ERRORS
+from sertext.models.registry import ARCHITECTURES
 
+from .definition import RESERVED, SweepConfig
 from .settings import RunSettings
+
+#: Command-line options that name a model, and the trial-config key each sets.
+MODEL_OPTIONS = {"text_model": "model.text_model", "speech_model": "model.speech_model",
+                 "asr_model": "data.asr_model", "cross_asr_model": "data.cross_asr_model"}
 
 
 def sweep_parser(description: str) -> argparse.ArgumentParser:
@@ -38,9 +45,80 @@ def sweep_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--restart", action="store_true", help="start over instead of resuming this sweep")
     parser.add_argument("--quiet", action="store_true", help="no progress output from Ray Tune")
     parser.add_argument("--dry-run", action="store_true",
-                        help="print the trials, the features to extract (count, cache size) and an estimate of the "
-                             "training time from one timed step per architecture on this machine; run nothing")
+                        help="print the trials, the models and whether they load here, the features to extract "
+                             "(count, cache size) and an estimate of the training time from one timed step per "
+                             "architecture on this machine; run nothing")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any trial setting for every trial, over the script's own (repeatable), as in "
+                             "'sertext train --set': e.g. --set train.epochs=30 --set model.width=0.5")
+    parser.add_argument("--asr-model", default="", metavar="NAME",
+                        help="transcribe the corpus by speech recognition instead of reading its transcripts: any "
+                             "Hugging Face speech-recognition model id or folder (Whisper, wav2vec 2.0 CTC, ...) or "
+                             "'pocketsphinx' (offline, English); the transcripts are cached like features")
     return parser
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, text: bool = True, speech: bool = False,
+                      text_help: str = "") -> None:
+    """``--text-model`` and ``--speech-model``, for sweeps whose models read one."""
+    if text:
+        parser.add_argument("--text-model", default="", metavar="NAME",
+                            help=text_help or "the transformer the text-reading models use: a Hugging Face id or "
+                                              "local folder (default: the paper's, by its Hugging Face id; with "
+                                              "--demo the offline MiniLM)")
+    if speech:
+        parser.add_argument("--speech-model", default="", metavar="NAME",
+                            help="the wav2vec 2.0 model: a Hugging Face id or local folder (default: the paper's, "
+                                 "facebook/wav2vec2-large-lv60)")
+
+
+def add_cross_corpus_options(parser: argparse.ArgumentParser) -> None:
+    """``--cross-corpus-root`` and ``--cross-asr-model``: the IEMOCAP sweeps' evaluation on MSP-Podcast."""
+    parser.add_argument("--cross-corpus-root", default="", metavar="DIR",
+                        help="an MSP-Podcast release: also test every fold's model on its official test set "
+                             "(Test1), the paper's IEMOCAP → MSP-Podcast columns (UAR; PCC for dimensions), "
+                             "averaged over the folds per seed (with --demo: the demo corpus in the MSP-Podcast "
+                             "layout)")
+    parser.add_argument("--cross-asr-model", default="", metavar="NAME",
+                        help="transcribe that test set by speech recognition, as the paper did (MSP-Podcast had "
+                             "no transcripts then): a Hugging Face speech-recognition model or 'pocketsphinx'")
+
+
+def cross_corpus(corpus: str, root: str, demo: bool) -> dict:
+    """The :class:`SweepConfig` fields that also test each fold's model on ``corpus`` at ``root``
+    (with ``demo`` and no root, the demo corpus in that corpus' layout); none otherwise."""
+    return {"cross_corpus": corpus, "cross_root": root} if root or demo else {}
+
+
+def command_line_sweep(args: argparse.Namespace, **fields) -> SweepConfig:
+    """The :class:`SweepConfig` of a script's ``fields`` as the command line asks for it: on a real
+    corpus every architecture reads its paper's models (:attr:`sertext.models.registry.Architecture.paper_models`,
+    in ``per_arch``); the model options and ``--set`` then go into ``fixed`` over the script's own
+    settings, taking the same keys out of ``per_arch``, so that what the user asks for wins.  A key
+    the sweep varies (a grid axis, a variant, a searched value) or sets itself (the fold, the seed,
+    …) is refused."""
+    asked = {key: getattr(args, option) for option, key in MODEL_OPTIONS.items() if getattr(args, option, "")}
+    asked.update(parse_set(item) for item in getattr(args, "set", []))
+    varied = {"grid": set(fields.get("grid", {})), "search": set(fields.get("search", {})),
+              "variants": set().union(*(set(v) for v in fields.get("variants", ())))}
+    for key in asked:
+        if key in RESERVED:
+            raise ValueError(f"--set {key}: the sweep sets it from {RESERVED[key]}")
+        source = next((name for name, keys in varied.items() if key in keys), None)
+        if source:
+            raise ValueError(f"{key}: the sweep varies it ({source}), so one value for every trial would be "
+                             "overridden; change the sweep's own options instead (see --help)")
+    demo, own = fields.get("demo", False), fields.get("per_arch", {})
+    per_arch = {arch: {**({} if demo else paper_models(arch)), **own.get(arch, {})} for arch in fields["archs"]}
+    per_arch = {arch: kept for arch, values in per_arch.items()
+                if (kept := {k: v for k, v in values.items() if k not in asked})}
+    return SweepConfig(**{**fields, "fixed": {**fields.get("fixed", {}), **asked}, "per_arch": per_arch})
+
+
+def paper_models(arch: str) -> dict:
+    """The pretrained models ``arch``'s paper used, as trial-config values
+    (``{"model.text_model": "bert-base-uncased"}`` for the multistage paper's models)."""
+    return {f"model.{key}": name for key, name in ARCHITECTURES[arch].paper_models.items()}
 
 
 def definition_options(args: argparse.Namespace) -> dict:

