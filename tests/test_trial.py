@@ -310,7 +310,9 @@ def test_utterances_shorter_than_cnn14_can_pool_are_evaluated_padded():
 
 
 @pytest.mark.slow
-def test_cross_corpus_evaluation_predicts_the_whole_other_corpus(tiny_demo_root, tmp_path):
+def test_cross_corpus_evaluation_tests_on_msp_podcasts_test_set_or_all_of_iemocap(tiny_demo_root, tmp_path):
+    """The multistage paper's two directions: MSP-Podcast's model on the whole of IEMOCAP, an
+    IEMOCAP fold's model on MSP-Podcast's official test set (Test1) only."""
     from sertext.data import four_class, load_corpus
     from sertext.data.demo import write_demo_msp_podcast
 
@@ -322,6 +324,11 @@ def test_cross_corpus_evaluation_predicts_the_whole_other_corpus(tiny_demo_root,
     assert sorted(cross["utt_id"]) == sorted(four_class(load_corpus("iemocap", tiny_demo_root))["utt_id"])
     assert {"cross/uar", "cross/wa", "cross/f1_macro"} <= set(result.metrics)
     assert result.predictions["test"]["utt_id"].str.startswith("MSP-PODCAST_").all()
+    other_way = run_trial(_config(tiny_demo_root, tmp_path / "cache", **{
+        "data.cross_corpus": "msp-podcast", "data.cross_root": str(msp)}))
+    table = four_class(load_corpus("msp-podcast", msp))
+    assert sorted(other_way.predictions["cross"]["utt_id"]) == sorted(table.loc[table["split"] == "Test1", "utt_id"])
+    assert table["split"].nunique() == 3 and "cross/uar" in other_way.metrics
     with pytest.raises(ValueError, match="needs cross_root"):
         TrialConfig.from_dict({"data.cross_corpus": "iemocap"})
 

@@ -123,16 +123,23 @@ class TrialTable:
         return data.cross_corpus if self.role == "cross" else data.corpus
 
 
-def prepare_inputs(trials: list[Trial], cache_dir: str, progress: bool = True, *, on_cluster: bool = False,
-                   gpu_share: float = 0.0) -> dict:
-    """Everything before the first trial once the models are known to load (:func:`check_models`),
-    in order: speech is recognised where the trials ask for it; no text-reading model would see an
-    utterance without a transcript (:func:`check_transcripts`); every feature is in the cache.
-    Returns how each corpus' text was made (:func:`transcript_summary`)."""
-    transcribe(trial_tables(trials, cache_dir, recognise=False), cache_dir, progress, on_cluster=on_cluster,
-               gpu_share=gpu_share)
-    tables = trial_tables(trials, cache_dir)
+def check_inputs(trials: list[Trial], cache_dir: str) -> list[TrialTable]:
+    """What can stop a sweep before anything is spent, each as one line: a model that does not load
+    (:func:`check_models`), a transcript missing for a model that reads text
+    (:func:`check_transcripts`).  Returns the trials' tables, their text as the corpus has it."""
+    check_models(trials)
+    tables = trial_tables(trials, cache_dir, recognise=False)
     check_transcripts(tables)
+    return tables
+
+
+def prepare_inputs(trials: list[Trial], tables: list[TrialTable], cache_dir: str, progress: bool = True, *,
+                   on_cluster: bool = False, gpu_share: float = 0.0) -> dict:
+    """Everything before the first trial, once :func:`check_inputs` passed and gave ``tables``: speech
+    is recognised where the trials ask for it, then every feature is extracted into the cache.
+    Returns how each corpus' text was made (:func:`transcript_summary`)."""
+    transcribe(tables, cache_dir, progress, on_cluster=on_cluster, gpu_share=gpu_share)
+    tables = trial_tables(trials, cache_dir)
     precompute_features(trials, cache_dir, progress, on_cluster=on_cluster, gpu_share=gpu_share, tables=tables)
     return transcript_summary(tables)
 

@@ -4,9 +4,11 @@ run.
 :func:`run_sweep`
 
 1. resolves the corpus and expands the definition into its Tune runs (:mod:`.definition`);
-2. joins the Ray cluster (``RAY_ADDRESS`` or ``ray submit``) or starts a local Ray;
-3. extracts every feature the trials read into the shared cache, as Ray tasks across the cluster
-   (:mod:`.prepare`, :mod:`sertext.features.distributed`);
+2. checks that every model the trials read loads and that no text-reading model would see an
+   utterance without a transcript (one line each, before anything is spent);
+3. joins the Ray cluster (``RAY_ADDRESS`` or ``ray submit``) or starts a local Ray, recognises
+   speech where the trials ask for it and extracts every feature they read into the shared cache,
+   as Ray tasks across the cluster (:mod:`.prepare`, :mod:`sertext.features.distributed`);
 4. opens the sweep's MLflow parent run in the driver (:mod:`.state`; a relaunch reopens it and
    marks children left RUNNING by a dead driver as KILLED), and runs each Tune run: per-trial CPUs
    and a GPU share (only when the cluster has GPUs), a concurrency limit, retries from the last
@@ -37,7 +39,7 @@ import ray
 from ray import tune
 
 from .definition import Candidate, SweepConfig, Trial, TuneRun, expand, feature_trials
-from .prepare import check_models, prepare_inputs, resolve_corpus
+from .prepare import check_inputs, prepare_inputs, resolve_corpus
 from .settings import RunSettings
 from .state import check_own_state, open_parent_run
 
@@ -88,10 +90,11 @@ def run_sweep(sweep: SweepConfig, settings: RunSettings | None = None) -> pd.Dat
                   cross_root=corpus.cross_root)
     cache_dir = settings.cache_dir or default_cache_dir()
     trials = feature_trials(runs, sweep)
-    check_models(trials)  # one line for a model that cannot load, before Ray starts or anything is spent
+    tables = check_inputs(trials, cache_dir)  # one line for what would stop it, before Ray starts
     _init_ray()
     resources = trial_resources(settings)
-    transcripts = prepare_inputs(trials, cache_dir, settings.progress, on_cluster=True, gpu_share=resources["gpu"])
+    transcripts = prepare_inputs(trials, tables, cache_dir, settings.progress, on_cluster=True,
+                                 gpu_share=resources["gpu"])
     for line in transcript_lines(transcripts):
         print(line)
 

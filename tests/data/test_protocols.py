@@ -76,3 +76,13 @@ def test_folds_sharing_a_speaker_are_refused():
 def test_unknown_protocol(iemocap):
     with pytest.raises(ValueError, match="unknown protocol"):
         make_folds(iemocap, "iemocap-random")
+
+
+def test_across_corpora_msp_podcast_is_tested_on_test1_and_iemocap_whole(msp_root, iemocap):
+    from sertext.data import cross_corpus_set, load_corpus
+
+    msp = load_corpus("msp-podcast", msp_root)
+    assert cross_corpus_set(msp, "msp-podcast") == ["MSP-PODCAST_0001_0008", "MSP-PODCAST_0001_0009"]
+    assert cross_corpus_set(iemocap, "iemocap") == list(iemocap["utt_id"])
+    with pytest.raises(ValueError, match="Test1 split is empty"):
+        cross_corpus_set(msp[msp["split"] != "Test1"], "msp-podcast")
