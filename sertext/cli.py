@@ -247,6 +247,14 @@ def _doctor(args: argparse.Namespace) -> int:
     return 1
 
 
+def _cache_work_arguments(command: argparse.ArgumentParser) -> None:
+    """The corpus and the feature cache of a command that fills the cache (features, transcripts)."""
+    command.add_argument("corpus", choices=["iemocap", "msp-podcast"], help="corpus format")
+    command.add_argument("root", type=Path, help="corpus folder")
+    command.add_argument("--cache-dir", default=None, help="feature cache (default ~/.cache/sertext/features)")
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sertext`` command."""
     parser = argparse.ArgumentParser(
@@ -303,8 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Extract features for every utterance of a corpus into the feature cache, so "
                     "trials and sweeps start warm. Already cached utterances are skipped.",
     )
-    features.add_argument("corpus", choices=["iemocap", "msp-podcast"], help="corpus format")
-    features.add_argument("root", type=Path, help="corpus folder")
+    _cache_work_arguments(features)
     features.add_argument("--extractor", nargs="+", default=["log-mel", "text"],
                           choices=["log-mel", "text", "text-tokens"],
                           help="what to extract (default: log-mel text)")
@@ -315,8 +322,6 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--speech-model", default="", help="wav2vec 2.0 name or folder (--arch crossrep)")
     features.add_argument("--word-vectors", default="",
                           help="GloVe / word2vec / fastText file (lstmfusion, wavfusion; default: text model)")
-    features.add_argument("--cache-dir", default=None, help="feature cache (default ~/.cache/sertext/features)")
-    features.add_argument("--quiet", action="store_true", help="no progress bar")
     features.set_defaults(run=_features)
 
     transcribe = commands.add_parser(
@@ -326,14 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "then print how many came out empty and the word error rate against the corpus' own "
                     "transcripts where it has them. Already cached utterances are skipped.",
     )
-    transcribe.add_argument("corpus", choices=["iemocap", "msp-podcast"], help="corpus format")
-    transcribe.add_argument("root", type=Path, help="corpus folder")
+    _cache_work_arguments(transcribe)
     transcribe.add_argument("--asr-model", default="pocketsphinx",
                             help="any Hugging Face speech-recognition model id or local folder (Whisper, wav2vec 2.0 "
                                  "CTC, …), or pocketsphinx (offline, English; the default)")
-    transcribe.add_argument("--cache-dir", default=None, help="feature cache (default ~/.cache/sertext/features)")
     transcribe.add_argument("--out", type=Path, default=None, help="write utt_id,text,reference_text to this CSV")
-    transcribe.add_argument("--quiet", action="store_true", help="no progress bar")
     transcribe.set_defaults(run=_transcribe)
 
     train = commands.add_parser(

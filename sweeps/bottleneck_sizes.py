@@ -25,25 +25,17 @@ Run:  python sweeps/bottleneck_sizes.py --demo
           google/electra-large-discriminator roberta-large xlnet-large-cased
 """
 
-from sertext.sweep import (
-    add_model_options,
-    command_line_sweep,
-    definition_options,
-    run_script,
-    run_settings,
-    run_sweep,
-    seeds,
-    sweep_parser,
-)
+from sertext.sweep import scripts
 
 BOTTLENECKS = ((8, 48), (128, 2), (16, 16), (32, 8))  # the paper's Small and Large, and two between
+DEMO_FOLDS = ("Session1", "Session2", "Session3")
 
 
 def main() -> None:
-    parser = sweep_parser(__doc__)
+    parser = scripts.sweep_parser(__doc__)
     parser.add_argument("--bottlenecks", nargs="+", default=None, metavar="D,F",
                         help="bottleneck sizes d,f to try (default: 8,48 128,2 16,16 32,8; --demo: 8,48 128,2)")
-    add_model_options(parser, speech=True)
+    scripts.add_model_options(parser, speech=True)
     parser.add_argument("--mel-input", action="store_true",
                         help="the paper's mel-input ablation of the speech model instead of wav2vec 2.0 (the "
                              "default with --demo, which has no wav2vec 2.0 weights offline)")
@@ -59,20 +51,15 @@ def main() -> None:
     if mel and args.speech_model:
         raise ValueError("--mel-input trains on the mel spectrogram: it reads no --speech-model")
     speech = "crossrep-mel" if mel else "crossrep"
-    options = definition_options(args)
-    fixed = {}
-    if args.demo:
-        fixed.update({"model.width": 0.125, "train.batch_size": 16})
-        if not args.folds:
-            options["folds"] = ("Session1", "Session2", "Session3")
-    run_sweep(command_line_sweep(
+    fixed = {"model.width": 0.125, "train.batch_size": 16} if args.demo else {}
+    scripts.run(
         args,
         name=args.name or ("iemocap-bottleneck-demo" if args.demo else "iemocap-bottleneck"),
         corpus="iemocap",
         protocol="iemocap-loso-session",
         task="categorical",
         archs=(speech, "textcnn"),
-        seeds=seeds(args),
+        seeds=scripts.seeds(args),
         variants=tuple({"model.bottleneck": d, "model.downsample": f} for d, f in sizes),
         variant_archs=(speech,),
         audio_baseline=speech,
@@ -80,29 +67,26 @@ def main() -> None:
         fixed_fusion=(0.6, 1.0),  # the paper's w1, w2
         fixed=fixed,
         per_arch=demo_per_arch(speech) if args.demo else {},
-        **options,
-    ), run_settings(args))
+        **scripts.demo_folds(args, DEMO_FOLDS),
+    )
 
 
 def run_text_models(args) -> None:
     """Makiuchi et al.'s Table 4: the text CNN over the token states of each transformer."""
-    options = definition_options(args)
-    if args.demo and not args.folds:
-        options["folds"] = ("Session1", "Session2", "Session3")
-    run_sweep(command_line_sweep(
+    scripts.run(
         args,
         name=args.name or ("iemocap-text-models-demo" if args.demo else "iemocap-text-models"),
         corpus="iemocap",
         protocol="iemocap-loso-session",
         task="categorical",
         archs=("textcnn",),
-        seeds=seeds(args),
+        seeds=scripts.seeds(args),
         variants=tuple({"model.text_model": model} for model in args.text_models),
         audio_baseline="textcnn",
         text_baseline="textcnn",
         per_arch={"textcnn": demo_per_arch("crossrep-mel")["textcnn"]} if args.demo else {},
-        **options,
-    ), run_settings(args))
+        **scripts.demo_folds(args, DEMO_FOLDS),
+    )
 
 
 def demo_per_arch(speech: str) -> dict:
@@ -115,4 +99,4 @@ def demo_per_arch(speech: str) -> dict:
 
 
 if __name__ == "__main__":
-    run_script(main)
+    scripts.run_script(main)

@@ -18,16 +18,7 @@ Run:  python sweeps/ccc_weights.py --demo
           --word-vectors glove.840B.300d.txt crawl-300d-2M.vec GoogleNews-vectors-negative300.txt
 """
 
-from sertext.sweep import (
-    add_model_options,
-    command_line_sweep,
-    definition_options,
-    run_script,
-    run_settings,
-    run_sweep,
-    seeds,
-    sweep_parser,
-)
+from sertext.sweep import scripts
 
 STL = {"data.targets": ["valence"], "train.loss": "ccc", "train.loss_weights": [1.0]}
 VAD = ["valence", "arousal", "dominance"]  # the order of the paper's weights α, β, 1 − α − β
@@ -41,7 +32,7 @@ def simplex(step: float) -> list[tuple[float, float, float]]:
 
 
 def main() -> None:
-    parser = sweep_parser(__doc__)
+    parser = scripts.sweep_parser(__doc__)
     parser.add_argument("--step", type=float, default=None,
                         help="grid step of α and β (default 0.1: 66 weightings; --demo 0.5: 6)")
     parser.add_argument("--optuna", type=int, default=0, metavar="N",
@@ -49,9 +40,8 @@ def main() -> None:
     parser.add_argument("--word-vectors", nargs="+", default=[], metavar="FILE",
                         help="GloVe / word2vec / fastText text files, one set of rows with text each (Table II's "
                              "embeddings; default: the text model's token embeddings)")
-    add_model_options(parser)
+    scripts.add_model_options(parser)
     args = parser.parse_args()
-    options = definition_options(args)
     fixed = {"model.word_vectors": args.word_vectors[0]} if len(args.word_vectors) == 1 else {}
     if args.demo:
         fixed.update({"train.epochs": 10, "train.batch_size": 32})
@@ -59,13 +49,11 @@ def main() -> None:
     mtl = [{"data.targets": VAD, "train.loss": "ccc", "train.loss_weights": list(w)} for w in weightings]
     name = args.name or ("iemocap-ccc-weights-demo" if args.demo else "iemocap-ccc-weights")
     common = dict(corpus="iemocap", protocol="iemocap-holdout", task="dimensional", archs=("lstmfusion",),
-                  seeds=seeds(args), metric="dev/ccc", fixed=fixed, **options)
+                  seeds=scripts.seeds(args), metric="dev/ccc", fixed=fixed)
     if args.optuna:
         choices = [",".join(map(str, w)) for w in simplex(0.05)]
-        run_sweep(command_line_sweep(args, name=f"{name}-optuna", search={"train.loss_weights": ("choice", choices)},
-                                     num_samples=args.optuna,
-                                     **{**common, "fixed": {**fixed, "data.targets": VAD, "train.loss": "ccc"}}),
-                  run_settings(args))
+        scripts.run(args, name=f"{name}-optuna", search={"train.loss_weights": ("choice", choices)},
+                    num_samples=args.optuna, **{**common, "fixed": {**fixed, "data.targets": VAD, "train.loss": "ccc"}})
         return
     # the acoustic-only baseline as the paper trains it: Nadam, and for MTL its own weights α 0.1, β 0.4
     acoustic = {"model.modalities": "audio", "train.optimizer": "nadam"}
@@ -73,8 +61,8 @@ def main() -> None:
     embeddings = [{"model.word_vectors": path} for path in args.word_vectors] if len(args.word_vectors) > 1 else [{}]
     with_text = [{**variant, **embedding} for embedding in embeddings for variant in (STL, *mtl)]
     variants = [*with_text, {**STL, **acoustic}, {**paper_acoustic, **acoustic}]
-    run_sweep(command_line_sweep(args, name=name, variants=tuple(variants), **common), run_settings(args))
+    scripts.run(args, name=name, variants=tuple(variants), **common)
 
 
 if __name__ == "__main__":
-    run_script(main)
+    scripts.run_script(main)

@@ -16,29 +16,16 @@ Run:  python sweeps/dimensional.py --demo
           --cross-corpus-root /data/MSP-Podcast
 """
 
-from sertext.sweep import (
-    add_cross_corpus_options,
-    add_model_options,
-    command_line_sweep,
-    cross_corpus,
-    definition_options,
-    demo_per_arch,
-    demo_settings,
-    run_script,
-    run_settings,
-    run_sweep,
-    seeds,
-    sweep_parser,
-)
+from sertext.sweep import scripts
 
 DIMENSIONS = ("arousal", "valence", "dominance")
 LOSS_WEIGHTS = ((1.0, 1.0, 1.0), (0.7, 0.2, 0.1), (0.2, 0.7, 0.1), (0.1, 0.2, 0.7))
 
 
 def main() -> None:
-    parser = sweep_parser(__doc__)
-    add_model_options(parser)
-    add_cross_corpus_options(parser)
+    parser = scripts.sweep_parser(__doc__)
+    scripts.add_model_options(parser)
+    scripts.add_cross_corpus_options(parser)
     parser.add_argument("--loss-weights", nargs="+", default=None, metavar="A,V,D",
                         help="multitask CCC weights to try (default: 1,1,1 0.7,0.2,0.1 0.2,0.7,0.1 0.1,0.2,0.7)")
     args = parser.parse_args()
@@ -47,25 +34,22 @@ def main() -> None:
     variants = [{"data.targets": [d], "train.loss": "mse"} for d in DIMENSIONS]
     variants += [{"data.targets": list(DIMENSIONS), "train.loss": "ccc", "train.loss_weights": list(w)}
                  for w in weights]
-    options = definition_options(args)
-    if args.demo and not args.folds:
-        options["folds"] = ("Ses01F", "Ses01M", "Ses02F", "Ses02M")
-    run_sweep(command_line_sweep(
+    scripts.run(
         args,
         name=args.name or ("iemocap-dimensional-demo" if args.demo else "iemocap-dimensional"),
         corpus="iemocap",
         protocol="iemocap-loso",
         task="dimensional",
         archs=("cnn14", "text", "mfcnn14") if args.demo else ("cnn14", "text", "sfcnn14", "mfcnn14"),
-        seeds=seeds(args),
+        seeds=scripts.seeds(args),
         variants=tuple(variants),
         metric="dev/ccc",
-        fixed=demo_settings("dimensional") if args.demo else {},
-        per_arch=demo_per_arch() if args.demo else {},
-        **cross_corpus("msp-podcast", args.cross_corpus_root, args.demo),
-        **options,
-    ), run_settings(args))
+        fixed=scripts.demo_settings("dimensional") if args.demo else {},
+        per_arch=scripts.demo_per_arch() if args.demo else {},
+        **scripts.cross_corpus("msp-podcast", args.cross_corpus_root, args.demo),
+        **scripts.demo_folds(args, ("Ses01F", "Ses01M", "Ses02F", "Ses02M")),
+    )
 
 
 if __name__ == "__main__":
-    run_script(main)
+    scripts.run_script(main)

@@ -14,41 +14,27 @@ Run:  python sweeps/loso.py --demo
           --cross-corpus-root /data/MSP-Podcast --cross-asr-model facebook/wav2vec2-large-960h-lv60-self
 """
 
-from sertext.sweep import (
-    add_cross_corpus_options,
-    add_model_options,
-    command_line_sweep,
-    cross_corpus,
-    definition_options,
-    demo_per_arch,
-    demo_settings,
-    run_script,
-    run_settings,
-    run_sweep,
-    seeds,
-    sweep_parser,
-)
+from sertext.sweep import scripts
 
 
 def main() -> None:
-    parser = sweep_parser(__doc__)
-    add_model_options(parser)
-    add_cross_corpus_options(parser)
+    parser = scripts.sweep_parser(__doc__)
+    scripts.add_model_options(parser)
+    scripts.add_cross_corpus_options(parser)
     args = parser.parse_args()
-    run_sweep(command_line_sweep(
+    scripts.run(
         args,
         name=args.name or ("iemocap-loso-demo" if args.demo else "iemocap-loso"),
         corpus="iemocap",
         protocol="iemocap-loso",
         task="categorical",
         archs=("cnn14", "text", "sfcnn14", "mfcnn14"),
-        seeds=seeds(args),
-        fixed=demo_settings() if args.demo else {},
-        per_arch=demo_per_arch() if args.demo else {},
-        **cross_corpus("msp-podcast", args.cross_corpus_root, args.demo),
-        **definition_options(args),
-    ), run_settings(args))
+        seeds=scripts.seeds(args),
+        fixed=scripts.demo_settings() if args.demo else {},
+        per_arch=scripts.demo_per_arch() if args.demo else {},
+        **scripts.cross_corpus("msp-podcast", args.cross_corpus_root, args.demo),
+    )
 
 
 if __name__ == "__main__":
-    run_script(main)
+    scripts.run_script(main)

@@ -19,52 +19,39 @@ Run:  python sweeps/msp_podcast.py --demo
           --iemocap-root /data/IEMOCAP_full_release --asr-model facebook/wav2vec2-large-960h-lv60-self
 """
 
-from sertext.sweep import (
-    add_model_options,
-    command_line_sweep,
-    cross_corpus,
-    definition_options,
-    demo_per_arch,
-    demo_settings,
-    run_script,
-    run_settings,
-    run_sweep,
-    seeds,
-    sweep_parser,
-)
+from sertext.sweep import scripts
 
 DIMENSIONS = ("arousal", "valence", "dominance")
 
 
 def main() -> None:
-    parser = sweep_parser(__doc__)
+    parser = scripts.sweep_parser(__doc__)
     parser.add_argument("--iemocap-root", default="", help="IEMOCAP_full_release for cross-corpus evaluation")
     parser.add_argument("--task", default="categorical", choices=["categorical", "dimensional"],
                         help="four classes, or arousal/valence/dominance: single-task MSE per dimension "
                              "and the multitask CCC loss")
-    add_model_options(parser)
+    scripts.add_model_options(parser)
     args = parser.parse_args()
-    fixed = demo_settings(args.task) if args.demo else {}
+    fixed = scripts.demo_settings(args.task) if args.demo else {}
     if args.demo:
         fixed["data.asr_model"] = "pocketsphinx"  # the demo's text recognised, as the paper's was
     dimensional = args.task == "dimensional"
     variants = (*({"data.targets": [d], "train.loss": "mse"} for d in DIMENSIONS),
                 {"data.targets": list(DIMENSIONS), "train.loss": "ccc"}) if dimensional else ()
-    run_sweep(command_line_sweep(
+    scripts.run(
         args,
         name=args.name or f"msp-podcast-{args.task}{'-demo' if args.demo else ''}",
         corpus="msp-podcast",
         protocol="msp-official",
         task=args.task,
         archs=("cnn14", "text", "sfcnn14", "mfcnn14"),
-        seeds=seeds(args),
+        seeds=scripts.seeds(args),
         variants=variants,
         fixed=fixed,
-        per_arch=demo_per_arch() if args.demo else {},
-        **cross_corpus("iemocap", args.iemocap_root, args.demo),
-        **definition_options(args),
-    ), run_settings(args))
+        per_arch=scripts.demo_per_arch() if args.demo else {},
+        **scripts.cross_corpus("iemocap", args.iemocap_root, args.demo),
+    )
 
 
 if __name__ == "__main__":
-    run_script(main)
+    scripts.run_script(main)

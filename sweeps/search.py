@@ -12,17 +12,7 @@ Run:  python sweeps/search.py --demo
       python sweeps/search.py --corpus-root /data/IEMOCAP_full_release --archs cnn14 mfcnn14 --samples 30
 """
 
-from sertext.sweep import (
-    add_model_options,
-    command_line_sweep,
-    definition_options,
-    demo_settings,
-    run_script,
-    run_settings,
-    run_sweep,
-    seeds,
-    sweep_parser,
-)
+from sertext.sweep import scripts
 
 SPACES = {  # what Optuna searches per architecture family
     "cnn": {"train.lr": ("loguniform", 1e-3, 0.1), "model.dropout": ("uniform", 0.0, 0.5)},
@@ -31,11 +21,11 @@ SPACES = {  # what Optuna searches per architecture family
 
 
 def main() -> None:
-    parser = sweep_parser(__doc__)
+    parser = scripts.sweep_parser(__doc__)
     parser.add_argument("--archs", nargs="+", default=["mfcnn14"], choices=["cnn14", "sfcnn14", "mfcnn14", "text"],
                         help="architectures to tune (default mfcnn14; a CNN14 family and the text model need "
                              "separate launches, their spaces differ)")
-    add_model_options(parser)
+    scripts.add_model_options(parser)
     parser.add_argument("--samples", type=int, default=None, help="Optuna candidates (default 30; --demo 6)")
     parser.add_argument("--scope", default="protocol", choices=["protocol", "cell"],
                         help="protocol: one setting for every fold and seed (default); cell: one per fold and seed")
@@ -46,27 +36,24 @@ def main() -> None:
     families = {"text" if arch == "text" else "cnn" for arch in args.archs}
     if len(families) > 1:
         raise ValueError("tune the text model and the CNN14 family in separate launches: their search spaces differ")
-    options = definition_options(args)
-    if args.demo and not args.folds:
-        options["folds"] = ("Ses01F", "Ses01M", "Ses02F", "Ses02M")
     grace = args.grace_period if args.grace_period is not None else 2 if args.demo else 3
-    run_sweep(command_line_sweep(
+    scripts.run(
         args,
         name=args.name or ("iemocap-search-demo" if args.demo else "iemocap-search"),
         corpus="iemocap",
         protocol="iemocap-loso",
         task="categorical",
         archs=tuple(args.archs),
-        seeds=seeds(args, demo=(0,)),
-        fixed=demo_settings() if args.demo else {},
+        seeds=scripts.seeds(args, demo=(0,)),
+        fixed=scripts.demo_settings() if args.demo else {},
         search=SPACES[families.pop()],
         num_samples=args.samples or (6 if args.demo else 30),
         scope=args.scope,
         scheduler="asha" if grace else "",
         grace_period=max(grace, 1),
-        **options,
-    ), run_settings(args))
+        **scripts.demo_folds(args, ("Ses01F", "Ses01M", "Ses02F", "Ses02M")),
+    )
 
 
 if __name__ == "__main__":
-    run_script(main)
+    scripts.run_script(main)

@@ -16,56 +16,44 @@ Run:  python sweeps/semantic_fusion.py --demo
 """
 
 from sertext.config import SEMANTICS
-from sertext.sweep import (
-    add_model_options,
-    command_line_sweep,
-    definition_options,
-    run_script,
-    run_settings,
-    run_sweep,
-    seeds,
-    sweep_parser,
-)
+from sertext.sweep import scripts
 
 FUSIONS = ("concat", "attention", "hierarchical")
 TRAINED = ("word2vec", "speech2vec", "aligned_speech2vec")  # Table 2's semantic rows
 
 
 def main() -> None:
-    parser = sweep_parser(__doc__)
+    parser = scripts.sweep_parser(__doc__)
     parser.add_argument("--semantic", default="aligned_speech2vec", choices=SEMANTICS,
                         help="the semantic input of the fusion rows (Table 3): the paper's aligned Speech2Vec "
                              "(default), Speech2Vec, Word2Vec, or 'vectors' (--word-vectors, else the text "
                              "model's token embeddings, of the transcript's words)")
     parser.add_argument("--word-vectors", default="",
                         help="GloVe / word2vec / fastText text file for --semantic vectors")
-    add_model_options(parser, text_help="the transformer whose token embeddings '--semantic vectors' reads without "
-                                        "--word-vectors (default: the offline MiniLM; the paper trains its own "
-                                        "Word2Vec per fold)")
+    scripts.add_model_options(parser, text_help="the transformer whose token embeddings '--semantic vectors' reads "
+                                                "without --word-vectors (default: the offline MiniLM; the paper "
+                                                "trains its own Word2Vec per fold)")
     args = parser.parse_args()
-    options = definition_options(args)
     fixed = {"model.word_vectors": args.word_vectors} if args.word_vectors else {}
     if args.demo:
         fixed.update({"train.epochs": 2, "train.batch_size": 8, "model.width": 0.125})
-        if not args.folds:
-            options["folds"] = ("Ses01F", "Ses01M")
     alone = (*({"model.modalities": "text", "model.semantic": semantic} for semantic in TRAINED),
              {"model.modalities": "audio"})
     fused = tuple({"model.fusion": fusion, "model.semantic": args.semantic} for fusion in FUSIONS)
-    run_sweep(command_line_sweep(
+    scripts.run(
         args,
         name=args.name or ("iemocap-semantic-fusion-demo" if args.demo else "iemocap-semantic-fusion"),
         corpus="iemocap",
         protocol="iemocap-loso",
         task="dimensional",
         archs=("wavfusion",),
-        seeds=seeds(args),
+        seeds=scripts.seeds(args),
         variants=(*alone, *fused),
         metric="dev/ccc",
         fixed=fixed,
-        **options,
-    ), run_settings(args))
+        **scripts.demo_folds(args, ("Ses01F", "Ses01M")),
+    )
 
 
 if __name__ == "__main__":
-    run_script(main)
+    scripts.run_script(main)

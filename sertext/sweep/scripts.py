@@ -115,6 +115,14 @@ def command_line_sweep(args: argparse.Namespace, **fields) -> SweepConfig:
     return SweepConfig(**{**fields, "fixed": {**fields.get("fixed", {}), **asked}, "per_arch": per_arch})
 
 
+def run(args: argparse.Namespace, **fields):
+    """Run the sweep a script defines by ``fields`` (over the shared options' corpus and folds,
+    :func:`definition_options`) as the command line asks (:func:`command_line_sweep`, :func:`run_settings`)."""
+    from . import run_sweep
+
+    return run_sweep(command_line_sweep(args, **{**definition_options(args), **fields}), run_settings(args))
+
+
 def paper_models(arch: str) -> dict:
     """The pretrained models ``arch``'s paper used, as trial-config values
     (``{"model.text_model": "bert-base-uncased"}`` for the multistage paper's models)."""
@@ -141,6 +149,11 @@ def seeds(args: argparse.Namespace, paper: tuple = (0, 1, 2, 3, 4), demo: tuple 
     if args.seeds:
         return tuple(args.seeds)
     return demo if args.demo else paper
+
+
+def demo_folds(args: argparse.Namespace, folds: tuple) -> dict:
+    """The folds a demo trains when ``--folds`` does not say (a subset, to finish in minutes)."""
+    return {"folds": folds} if args.demo and not args.folds else {}
 
 
 def demo_settings(task: str = "categorical") -> dict:

@@ -183,7 +183,7 @@ def test_variants_of_one_model_fuse_with_the_unvaried_text_model(tiny_demo_root,
     assert results.count("| LF (fixed weights) | bottleneck=") == 2  # Makiuchi et al.'s (0.6, 1) too
     assert "LF (fixed weights) is 0.6·audio + 1·text" in report
     assert "## Speaker identification from the learned codes" in report
-    assert "None: every trial of the grid has a finished run." in report
+    assert "None: every trial the sweep's definition promises has a finished run." in report
 
 
 @pytest.mark.slow
