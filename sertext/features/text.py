@@ -44,7 +44,9 @@ def resolve_text_model(name: str) -> tuple[str, str]:
 def load_text_model(name: str = DEFAULT_TEXT_MODEL):
     """``(tokenizer, model)`` from a model name or local folder, with a clear error offline."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging
 
+    logging.disable_progress_bar()  # a bar per load, in every trial's log, says nothing
     source, _ = resolve_text_model(name)
     try:
         return AutoTokenizer.from_pretrained(source), AutoModel.from_pretrained(source)

@@ -145,19 +145,21 @@ def _feature_lines(trials: list, tables: list, cache_dir: str) -> list[str]:
     jobs = [(one.table, TranscriptExtractor(one.asr_model)) for one in tables if one.asr_model]
     jobs += feature_jobs(trials, cache_dir, progress=False, tables=tables, recognise=False)
     semantic = [(table, e) for table, e in jobs if isinstance(e, SemanticFramesExtractor)]
-    return ([_feature_line(e, table, cache) for table, e in jobs if not isinstance(e, SemanticFramesExtractor)]
+    several = len({one.corpus for one in tables}) > 1  # then each line names its corpus
+    return ([_feature_line(e, table, cache, f"{e.name} ({table['corpus'].iloc[0]})" if several else e.name)
+             for table, e in jobs if not isinstance(e, SemanticFramesExtractor)]
             + [_semantic_line(kind, [(t, e) for t, e in semantic if e.semantic == kind], cache)
                for kind in dict.fromkeys(e.semantic for _, e in semantic)])
 
 
-def _feature_line(extractor, table, cache) -> str:
+def _feature_line(extractor, table, cache, label: str = "") -> str:
     """What extracting one feature still costs: its missing utterances, the time they take (one
     utterance timed after a first one that loads the extractor's model, and that load once per
     worker) and their size."""
     from sertext.features.distributed import missing_rows
 
     missing = missing_rows(table, extractor, cache)
-    head = f"{extractor.name}: {len(missing)} of {len(table)} utterances to extract"
+    head = f"{label or extractor.name}: {len(missing)} of {len(table)} utterances to extract"
     if missing.empty:
         return head
     rows = list(missing.head(3).itertuples(index=False))
