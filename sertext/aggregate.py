@@ -219,6 +219,24 @@ def relative_improvements(per_seed: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def dev_chosen_weightings(dev_per_seed: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per group of variants that differ only in their loss weights (``loss_weights=…``: a grid of
+    multitask weightings, Atmaja & Akagi's linear search of α and β), the weighting with the best
+    mean dev ``metric`` over seeds: the configuration the sweep chooses, on dev, never on test.
+    One row per group of two or more: ``arch``, ``group`` (the other settings), ``variant`` chosen,
+    ``metric`` and how many weightings were compared."""
+    rows = []
+    means = dev_per_seed.groupby(["arch", "variant"], sort=False)[metric].mean().reset_index()
+    means = means[means["variant"].str.contains("loss_weights=", regex=False)]
+    means["group"] = [" ".join(t for t in v.split() if not t.startswith("loss_weights=")) for v in means["variant"]]
+    for (arch, group), candidates in means.groupby(["arch", "group"], sort=False):
+        if len(candidates) > 1 and candidates[metric].notna().any():
+            best = candidates.loc[candidates[metric].idxmax()]
+            rows.append({"arch": arch, "group": group, "variant": best["variant"], f"dev {metric}": best[metric],
+                         "weightings": len(candidates)})
+    return pd.DataFrame(rows, columns=["arch", "group", "variant", f"dev {metric}", "weightings"])
+
+
 def _field(variant: str, name: str) -> str | None:
     """The value of ``name=`` in a variant's label (:func:`sertext.sweep.definition.describe`)."""
     return next((token.partition("=")[2] for token in variant.split() if token.startswith(f"{name}=")), None)
@@ -441,9 +459,12 @@ class SweepTables:
     stopped: pd.DataFrame = field(default_factory=pd.DataFrame)  # stopped_trials: set aside, not failed
     probes: pd.DataFrame = field(default_factory=pd.DataFrame)  # probe_summary: e.g. speaker ID from codes
     alignment: pd.DataFrame = field(default_factory=pd.DataFrame)  # alignment_checks of semantic spaces
+    dev_summary: pd.DataFrame = field(default_factory=pd.DataFrame)  # seed_summary on dev (no dev-weighted fusion)
+    weightings: pd.DataFrame = field(default_factory=pd.DataFrame)  # dev_chosen_weightings
     models: dict = field(default_factory=dict)  # models_used: (arch, variant) -> the pretrained models it read
     expected: list = field(default_factory=list)  # (arch, variant) of every model the definition trains
     transcripts: dict = field(default_factory=dict)  # per corpus: how its text was made (the sweep's record)
+    corpora: dict = field(default_factory=dict)  # per corpus: describe_corpus of what the trials read
     corpus: str = ""  # the corpus trained on, and the one tested across corpora (with a record)
     cross_corpus: str = ""
     inferred_grid: bool = False  # no record: the expected trials are the grid the runs span
@@ -486,8 +507,11 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     task = task_of(test)
     per_seed = per_seed_metrics(test, pooled=pooled)
     metrics = _report_metrics(per_seed, task)
-    best = best_seeds(per_seed_metrics(_with_fusion(dev, dev, audio, text, fixed)[0], pooled=False), metrics[0])
+    dev_fused = _with_fusion(dev, dev, audio, text, fixed)[0]
+    best = best_seeds(per_seed_metrics(dev_fused, pooled=False), metrics[0])
     best_test = _of_seeds(test, best)
+    # on dev, the fusion whose weights dev itself chose would score its own choice: left out
+    dev_per_seed = per_seed_metrics(dev_fused[dev_fused["arch"] != "LF-weighted"], pooled=pooled)
     per_fold = per_fold_metrics(test)
     comparisons = [(arch, baseline) for arch in per_seed["arch"].unique() for baseline in (audio, text)
                    if arch not in (audio, text) and baseline in set(per_seed["arch"])]
@@ -501,21 +525,24 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         weights=weights, per_seed=per_seed, best_seeds=best,
         best_seed_predictions=_best_seed_tables(test, best, metrics[0]),
         best_validation=per_seed_metrics(best_test, pooled=pooled),
-        strata={c: stratified_summary(test, c, _strata_metrics(metrics)) for c in ("mode", "dialogue_act")
-                if c in test.columns and test[c].nunique() > 1},
+        strata={c: stratified_summary(best_test if c == "mode" else test, c, _strata_metrics(metrics))
+                for c in ("mode", "dialogue_act") if c in test.columns and test[c].nunique() > 1},
         selection=(f"{set_aside} finished runs set aside: the search ran several per (model, fold, seed); "
                    f"each cell keeps its run with the best {select_by}." if set_aside else ""),
         chosen=chosen, stopped=stopped)
+    tables.dev_summary = seed_summary(dev_per_seed, metrics)
+    tables.weightings = dev_chosen_weightings(dev_per_seed, metrics[0])
     tables.models = models_used(runs)
     tables.expected = list(dict.fromkeys((arch, variant) for arch, variant, _, _ in expected))
     tables.transcripts = sweep.transcripts if sweep else {}
+    tables.corpora = sweep.corpora if sweep else {}
     if sweep:
         tables.corpus, tables.cross_corpus = sweep.sweep.corpus, sweep.sweep.cross_corpus
     tables.inferred_grid = sweep is None
     tables.probes = probe_summary(runs)
     tables.alignment = alignment_checks(runs)
     if task == "categorical":
-        tables.class_f1 = {"all": class_f1(test), **({"mode": class_f1(test, "mode")} if "mode" in tables.strata
+        tables.class_f1 = {"all": class_f1(test), **({"mode": class_f1(best_test, "mode")} if "mode" in tables.strata
                                                       else {})}
     else:
         if "ccc_valence" in per_seed.columns:
@@ -542,8 +569,9 @@ def _definition_params(params: dict) -> dict:
 def _with_fusion(dev: pd.DataFrame, evaluated: pd.DataFrame, audio: str, text: str, fixed: tuple = ()):
     """``evaluated`` with the LF and LF-weighted rows (weights chosen on ``dev``) and the
     ``fixed``-weight rows appended, and the weights; unchanged, with no weights, when the sweep
-    lacks the audio or the text model."""
-    if not {audio, text} <= set(evaluated["arch"]):
+    lacks the audio or the text model, or has one model as both (a text-models sweep: nothing to
+    fuse)."""
+    if audio == text or not {audio, text} <= set(evaluated["arch"]):
         return evaluated, pd.DataFrame()
     fused, weights = fuse_sweep(dev, evaluated, audio=audio, text=text, fixed=fixed)
     return pd.concat([evaluated, fused], ignore_index=True), weights

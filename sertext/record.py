@@ -35,6 +35,8 @@ class SweepRecord:
             the corpus).
         transcripts: per corpus whose text the trials read, where it came from
             (:func:`sertext.sweep.prepare.transcript_summary`).
+        corpora: per corpus, what the utterances the trials read hold (classes, ratings:
+            :func:`sertext.data.describe.describe_corpus`).
     """
 
     sweep: SweepConfig
@@ -43,6 +45,7 @@ class SweepRecord:
     dialogue_acts: str | None = None
     cross_root: str = ""
     transcripts: dict = field(default_factory=dict)
+    corpora: dict = field(default_factory=dict)
 
     def expected_trials(self) -> list[tuple]:
         """Every trial the definition promises, as ``(arch, variant label, fold, seed)`` (a search
@@ -55,13 +58,14 @@ class SweepRecord:
     def to_json(self) -> str:
         return json.dumps({"definition": self.sweep.definition(), "root": self.root, "folds": list(self.folds),
                            "dialogue_acts": self.dialogue_acts, "cross_root": self.cross_root,
-                           "transcripts": self.transcripts}, indent=1)
+                           "transcripts": self.transcripts, "corpora": self.corpora}, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> SweepRecord:
         values = json.loads(text)
         return cls(SweepConfig.from_definition(values["definition"]), values["root"], tuple(values["folds"]),
-                   values.get("dialogue_acts"), values.get("cross_root", ""), values.get("transcripts", {}))
+                   values.get("dialogue_acts"), values.get("cross_root", ""), values.get("transcripts", {}),
+                   values.get("corpora", {}))
 
 
 def write_sweep_record(tracking_uri: str, run_id: str, record: SweepRecord) -> None:

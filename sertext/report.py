@@ -71,7 +71,7 @@ def combined_table(all_tables: list) -> pd.DataFrame:
             corpus = CORPUS_NAMES.get(tables.corpus, tables.corpus or tables.experiment)
             where = f"{corpus} → {CORPUS_NAMES.get(tables.cross_corpus, tables.cross_corpus or 'other')}" \
                 if cross else corpus
-            frame = _results_frame(tables, cross, key=True)
+            frame = _results_frame(tables, "cross" if cross else "test", key=True)
             metrics = _paper_columns(tables.cross_metrics if cross else tables.metrics, "pcc_" if cross else "ccc_")
             frame = frame[["arch", "variant", *(metric_name(m) for m in metrics)]].rename(
                 columns={metric_name(m): f"{where} {metric_name(m)}" for m in metrics})
@@ -100,17 +100,22 @@ def _write_blocks(blocks: list[tuple], out: Path, title: str) -> Path:
     return out / "report.md"
 
 
-def results_table(tables, cross: bool = False) -> pd.DataFrame:
+def results_table(tables, cross: bool = False, split: str = "test") -> pd.DataFrame:
     """The papers' table: one row per model, mean (std) per metric with its own markers, and the
-    seeds and folds behind each row (``⚠`` where fewer than the sweep's most).  ``cross``: the
-    same table for the cross-corpus evaluation (UAR, or PCC per dimension)."""
-    return _results_frame(tables, cross)
+    seeds and folds behind each row (``⚠`` where fewer than the sweep's most); ``◆`` marks the
+    weighting dev chose among a grid of loss weights.  ``cross``: the same table for the
+    cross-corpus evaluation (UAR, or PCC per dimension); ``split="dev"``: on the development
+    partition, without markers (dev chose the best epochs and the fusion weights)."""
+    return _results_frame(tables, "cross" if cross else split)
 
 
-def _results_frame(tables, cross: bool, key: bool = False) -> pd.DataFrame:
-    """:func:`results_table`; ``key``: with each row's ``arch`` and ``variant`` first."""
-    summary, tests, metrics = ((tables.cross_summary, tables.cross_significance, tables.cross_metrics) if cross
-                               else (tables.summary, tables.significance, tables.metrics))
+def _results_frame(tables, split: str, key: bool = False) -> pd.DataFrame:
+    """:func:`results_table` of ``split`` (test, cross or dev); ``key``: with each row's ``arch``
+    and ``variant`` first."""
+    summary, tests, metrics = {"cross": (tables.cross_summary, tables.cross_significance, tables.cross_metrics),
+                               "dev": (tables.dev_summary, pd.DataFrame(), tables.metrics),
+                               "test": (tables.summary, tables.significance, tables.metrics)}[split]
+    chosen = set(zip(tables.weightings.get("arch", []), tables.weightings.get("variant", []), strict=True))
     markers = {(t.arch, t.variant, t.metric): t.marker for t in tests.itertuples()}
     unrun = [(arch, variant) for arch, variant in tables.expected
              if not ((summary["arch"] == arch) & (summary["variant"] == variant)).any()]
@@ -124,7 +129,7 @@ def _results_frame(tables, cross: bool, key: bool = False) -> pd.DataFrame:
         cells = {"arch": row.arch, "variant": row.variant} if key else {}
         cells["model"] = row_name(tables, row.arch, row.variant)
         if summary["variant"].ne("-").any() and not key:
-            cells["variant"] = row.variant
+            cells["variant"] = row.variant + (" ◆" if (row.arch, row.variant) in chosen else "")
         cells["seeds × folds"] = f"{row.seeds} × {row.folds}" + (" ⚠" if reduced else "")
         for metric in metrics:
             mean, std = getattr(row, f"{metric}_mean"), getattr(row, f"{metric}_std")
@@ -198,7 +203,8 @@ def _blocks(tables, out: Path) -> list[tuple]:
               *_chosen_blocks(tables),
               ("h2", "Results"), ("table", results_table(tables), "results"),
               ("figure", _bar_figure(tables, out), f"{primary} per model: mean and std over seeds"),
-              *_text_blocks(tables)]
+              *_weighting_blocks(tables), *_text_blocks(tables), *_dev_blocks(tables),
+              *_class_distribution_blocks(tables, out)]
     p_values = _by_model(tables.significance).rename(columns={"p_vs_audio": f"p vs {audio}",
                                                                "p_vs_text": f"p vs {text}"})
     p_values["metric"] = p_values["metric"].map(metric_name)
@@ -220,7 +226,9 @@ def _blocks(tables, out: Path) -> list[tuple]:
     if tables.task == "categorical" and tables.best_seed_predictions:
         blocks += [("h2", "Confusion matrices (best seed per model)"),
                    ("figure", _confusion_figure(tables, out),
-                    f"Row percentages; for other models, the change against {audio} in percentage points")]
+                    f"Row percentages of each model's best seed on dev; below them, for every model but the two "
+                    f"baselines, the paper's \"% change with respect to {audio}\": each cell's relative change "
+                    f"against {audio}'s (– where {audio}'s cell is 0)")]
     if len(tables.cross_summary):
         blocks += [("h2", "Cross-corpus evaluation"),
                    ("p", f"Every fold's model {cross_note(tables)} (the sweep's cross_corpus), as the "
@@ -230,6 +238,7 @@ def _blocks(tables, out: Path) -> list[tuple]:
                          "the in-domain dev sets."),
                    ("table", results_table(tables, cross=True), "cross_corpus")]
     blocks += _strata_blocks(tables, out)
+    blocks += _mode_distribution_blocks(tables, out)
     blocks += _class_f1_blocks(tables)
     blocks += _improvement_blocks(tables, out)
     blocks += _residual_blocks(tables, out)
@@ -246,6 +255,76 @@ def _blocks(tables, out: Path) -> list[tuple]:
                          f"{int(tables.stopped['runs'].sum())} run(s) (not failures); they are set aside."),
                    ("table", _plain(_by_model(tables.stopped).drop(columns="arch")), "stopped_trials")]
     tables.per_seed.to_csv(out / "tables" / "per_seed.csv", index=False)
+    return blocks
+
+
+def _class_distribution_blocks(tables, out: Path) -> list[tuple]:
+    """The multistage paper's Fig. 2: the four classes in each corpus the trials read (per split
+    where the corpus has splits), counted on the same utterance table the trials read."""
+    corpora = {c: d["classes"] for c, d in tables.corpora.items() if d.get("classes", {}).get("all")}
+    if not corpora:
+        return []
+    rows = [{"corpus": CORPUS_NAMES.get(corpus, corpus), "group": group, **counts}
+            for corpus, groups in corpora.items() for group, counts in groups.items() if not group.startswith("mode=")]
+    table = pd.DataFrame(rows).fillna(0)
+    return [("h2", "Classes of each corpus"),
+            ("p", "The four classes (excited merged into happy for IEMOCAP) of the utterances the trials read, per "
+                  "corpus and split (the multistage-conditioning paper's Fig. 2)."),
+            ("figure", _class_figure(corpora, out), "Utterances per class and corpus"),
+            ("table", table, "classes")]
+
+
+def _mode_distribution_blocks(tables, out: Path) -> list[tuple]:
+    """The multistage paper's Fig. 6: scripted vs improvised utterances, their classes and the
+    distributions of their arousal, valence and dominance ratings."""
+    corpus, description = next(((c, d) for c, d in tables.corpora.items()
+                                if {"scripted", "improvised"} <= set(d.get("ratings", {}).get("counts", {}))),
+                               (None, None))
+    if corpus is None:
+        return []
+    return [("h2", "Scripted vs improvised utterances"),
+            ("p", f"{CORPUS_NAMES.get(corpus, corpus)}'s utterances the trials read, scripted against improvised "
+                  "(the multistage-conditioning paper's Fig. 6): the four classes, and the share of utterances at "
+                  "each rating of arousal, valence and dominance."),
+            ("figure", _mode_figure(description, out), "Scripted vs improvised: classes and ratings")]
+
+
+def _weighting_blocks(tables) -> list[tuple]:
+    """The loss weighting dev chose in each grid of weightings (``◆`` in the results)."""
+    if not len(tables.weightings):
+        return []
+    metric = metric_name(tables.metrics[0])
+    table = _by_model(tables.weightings).drop(columns="arch")
+    return [("h2", "Weighting chosen on dev"),
+            ("p", f"Per model and setting, the multitask loss weighting with the best mean dev {metric} over seeds "
+                  f"among the {int(tables.weightings['weightings'].max())} of its grid, marked ◆ in the results: "
+                  "the configuration the sweep chooses, on dev, never on test (Atmaja & Akagi's linear search "
+                  "chose α = 0.7, β = 0.2 with text and α = 0.1, β = 0.4 acoustic-only)."),
+            ("table", table.round(4), "chosen_weightings")]
+
+
+def _dev_blocks(tables) -> list[tuple]:
+    """The results on the development partition (Tzirakis et al.'s Tables 2 and 3 report dev) and,
+    for their model, Table 4's layout: test with dev in parentheses."""
+    if not len(tables.dev_summary):
+        return []
+    blocks = [("h2", "Results on the development set"),
+              ("p", "The same table on each fold's development utterances (on IEMOCAP's leave-one-speaker-out folds, "
+                    "the other speaker of the test speaker's session), pooled over folds per seed. Dev chose each "
+                    "trial's best epoch, so these numbers read optimistic; no markers, and no dev-weighted fusion, "
+                    "whose weights dev itself chose."),
+              ("table", results_table(tables, split="dev"), "results_dev")]
+    semantic = tables.summary[tables.summary["arch"] == "wavfusion"]
+    metrics = [m for m in tables.metrics if m.startswith("ccc_")]
+    if len(semantic) and metrics:
+        dev = tables.dev_summary.set_index(["arch", "variant"])
+        rows = [{"model": model_name(arch), "variant": variant,
+                 **{metric_name(m): f"{row[f'{m}_mean']:.3f} ({dev.loc[(arch, variant), f'{m}_mean']:.3f})"
+                    for m in metrics}} for (arch, variant), row in semantic.set_index(["arch", "variant"]).iterrows()]
+        blocks += [("h2", "Test (dev)"),
+                   ("p", "Tzirakis et al.'s Table 4 layout: each model's test CCC with its development CCC in "
+                         "parentheses, mean over seeds."),
+                   ("table", pd.DataFrame(rows), "test_dev")]
     return blocks
 
 
@@ -491,18 +570,17 @@ def _residual_blocks(tables, out: Path) -> list[tuple]:
               ("p", "Residual e = truth − prediction per utterance of each model's best validation seed (above): "
                     "e > 0 means the model under-predicts. Lines are least-squares fits of e against the gold "
                     "standard; a slope away from 0 means errors grow towards the edges of the scale."),
+              ("figure", _residual_lines_figure(tables, out),
+               "Residuals against the gold standard: fitted lines, one panel per target (row) and setting (column)"),
               ("table", _plain(_by_model(tables.residual_fits).drop(columns="arch")), "residual_fits")]
-    few = len(tables.residual_fits[["arch", "variant"]].drop_duplicates()) <= MAX_FIGURE_MODELS
-    if few:
-        blocks.insert(2, ("figure", _residual_lines_figure(tables, out), "Residuals against the gold standard: "
-                                                                            "fitted lines"))
     if len(tables.residual_tests):
         blocks += [("h2", "Residuals per dialogue act"),
                    ("p", "Residuals tested against zero per model, target and dialogue act (two-sided one-sample "
                          "t-tests); `significant` is the paper's p < 0.05, `p_holm` a stricter reading with Holm's "
                          "correction across the table."),
-                   *([("figure", _residual_box_figure(tables, out), "Residuals per dialogue act and model")]
-                     if few else []),
+                   *(("figure", name, f"{target.capitalize()} residuals per dialogue act: one panel per model and "
+                                      "setting")
+                     for target, name in _residual_box_figures(tables, out)),
                    ("table", _plain(_by_model(tables.residual_tests).drop(columns="arch")), "residuals")]
     return blocks
 
@@ -566,6 +644,18 @@ def _bar_figure(tables, out: Path) -> str:
     return _save(figure, out, f"{metric}.png")
 
 
+def percent_change(share: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """The multistage paper's Fig. 3 annotation, "% change with respect to CNN14": each cell's
+    relative change 100 · (share − baseline) / baseline; NaN where the baseline cell is 0.
+
+    Examples:
+        >>> percent_change(np.array([[60.0, 40.0]]), np.array([[50.0, 0.0]]))
+        array([[20., nan]])
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(baseline > 0, 100 * (share - baseline) / np.where(baseline > 0, baseline, 1), np.nan)
+
+
 def _confusion_figure(tables, out: Path) -> str:
     plt = _pyplot()
     tables_by_arch = dict(sorted(tables.best_seed_predictions.items(), key=lambda item: _order(item[0])))
@@ -582,11 +672,13 @@ def _confusion_figure(tables, out: Path) -> str:
     baseline = shares.get(tables.audio)
     for axis, (arch, share) in zip(axes.flat, shares.items(), strict=False):
         axis.imshow(share, cmap="Blues", vmin=0, vmax=100)
+        change = percent_change(share, baseline) if baseline is not None and arch not in (tables.audio, tables.text) \
+            else None
         for i in range(len(labels)):
             for j in range(len(labels)):
                 note = f"{share[i, j]:.0f}%"
-                if baseline is not None and arch != tables.audio:
-                    note += f"\n{share[i, j] - baseline[i, j]:+.0f}"
+                if change is not None:
+                    note += "\n–" if np.isnan(change[i, j]) else f"\n{change[i, j]:+.0f}%"
                 axis.text(j, i, note, ha="center", va="center", fontsize=7,
                           color="white" if share[i, j] > 60 else "black")
         seed = tables_by_arch[arch]["best_seed"].iloc[0]
@@ -598,6 +690,51 @@ def _confusion_figure(tables, out: Path) -> str:
         axis.set_xlabel("predicted", fontsize=7)
         axis.set_ylabel("true", fontsize=7)
     return _save(figure, out, "confusion_matrices.png")
+
+
+def _class_figure(corpora: dict, out: Path) -> str:
+    """One panel per corpus: utterances per class, one bar per split (or one for all)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(corpora), figsize=(3.8 * len(corpora), 3.0), dpi=110, squeeze=False)
+    for axis, (corpus, groups) in zip(axes.flat, corpora.items(), strict=True):
+        splits = {g.removeprefix("split="): c for g, c in groups.items() if g.startswith("split=")} or \
+            {"all": groups["all"]}
+        classes = sorted(groups["all"])
+        width = 0.8 / len(splits)
+        for i, (split, counts) in enumerate(splits.items()):
+            axis.bar(np.arange(len(classes)) + (i - (len(splits) - 1) / 2) * width,
+                     [counts.get(c, 0) for c in classes], width, label=split)
+        axis.set_xticks(range(len(classes)), classes, fontsize=8)
+        axis.set_title(CORPUS_NAMES.get(corpus, corpus), fontsize=9)
+        axis.set_ylabel("utterances", fontsize=8)
+        if len(splits) > 1:
+            axis.legend(fontsize=7)
+    return _save(figure, out, "classes.png")
+
+
+def _mode_figure(description: dict, out: Path) -> str:
+    """Left: utterances per class, scripted and improvised; then one panel per dimension: the share
+    of each mode's utterances per rating bin."""
+    plt = _pyplot()
+    ratings = description["ratings"]
+    edges, counts = np.array(ratings["edges"]), ratings["counts"]
+    dimensions = list(counts["scripted"])
+    figure, axes = plt.subplots(1, 1 + len(dimensions), figsize=(3.0 * (1 + len(dimensions)), 2.8), dpi=110)
+    classes = sorted(description["classes"]["all"])
+    for i, mode in enumerate(("scripted", "improvised")):
+        per_class = description["classes"].get(f"mode={mode}", {})
+        axes[0].bar(np.arange(len(classes)) + (i - 0.5) * 0.4, [per_class.get(c, 0) for c in classes], 0.4,
+                    label=mode)
+    axes[0].set_xticks(range(len(classes)), classes, fontsize=7)
+    axes[0].set_ylabel("utterances", fontsize=8)
+    axes[0].legend(fontsize=7)
+    for axis, dimension in zip(axes[1:], dimensions, strict=True):
+        for mode in ("scripted", "improvised"):
+            values = np.asarray(counts[mode][dimension], float)
+            axis.stairs(values / max(values.sum(), 1), edges, label=mode)
+        axis.set_xlabel(dimension, fontsize=8)
+        axis.set_ylabel("share of utterances", fontsize=8)
+    return _save(figure, out, "scripted_vs_improvised.png")
 
 
 def _strata_figure(cells: pd.DataFrame, column: str, metric: str, out: Path) -> str:
@@ -618,52 +755,62 @@ def _strata_figure(cells: pd.DataFrame, column: str, metric: str, out: Path) -> 
 
 
 def _residual_lines_figure(tables, out: Path) -> str:
-    """One panel per target: each model's fitted residual line over the range of the gold standard."""
+    """The paper's Fig. 5 at any size: one panel per target (rows) and setting (columns: the
+    variants that predict the target), each model's fitted residual line over the gold standard's
+    range."""
     plt = _pyplot()
-    targets = list(dict.fromkeys(tables.residual_fits["target"]))
-    figure, axes = plt.subplots(1, len(targets), figsize=(3.6 * len(targets), 3.2), dpi=120, squeeze=False)
-    for axis, target in zip(axes.flat, targets, strict=True):
+    fits = _by_model(tables.residual_fits)
+    targets = list(dict.fromkeys(fits["target"]))
+    settings = {t: list(dict.fromkeys(fits.loc[fits["target"] == t, "variant"])) for t in targets}
+    columns = max(len(v) for v in settings.values())
+    figure, axes = plt.subplots(len(targets), columns, figsize=(3.4 * columns, 2.9 * len(targets)), dpi=110,
+                                squeeze=False, sharey="row")
+    for axis in axes.flat:
+        axis.axis("off")
+    for row, target in enumerate(targets):
         truth = tables.residuals.loc[tables.residuals["target"] == target, "truth"]
         x = np.linspace(truth.min(), truth.max(), 2)
-        fits = _by_model(tables.residual_fits[tables.residual_fits["target"] == target])
-        for fit in fits.itertuples(index=False):
-            label = fit.model + ("" if fit.variant == "-" else f" {fit.variant}")
-            axis.plot(x, fit.intercept + fit.slope * x, label=label)
-        axis.axhline(0, color="#999", linewidth=0.8)
-        axis.set_title(target, fontsize=9)
-        axis.set_xlabel("gold standard", fontsize=8)
-        axis.set_ylabel("residual (truth − prediction)", fontsize=8)
-    axes.flat[0].legend(fontsize=7)
+        for column, variant in enumerate(settings[target]):
+            axis = axes[row, column]
+            axis.axis("on")
+            for fit in fits[(fits["target"] == target) & (fits["variant"] == variant)].itertuples(index=False):
+                axis.plot(x, fit.intercept + fit.slope * x, label=fit.model)
+            axis.axhline(0, color="#999", linewidth=0.8)
+            axis.set_title(target if variant == "-" else f"{target}\n{variant}", fontsize=7)
+            axis.set_xlabel("gold standard", fontsize=7)
+        axes[row, 0].set_ylabel("residual (truth − prediction)", fontsize=7)
+        axes[row, 0].legend(fontsize=6)
     return _save(figure, out, "residual_lines.png")
 
 
-def _residual_box_figure(tables, out: Path) -> str:
-    """One panel per target: box plots of residuals per dialogue act, one box per model."""
+def _residual_box_figures(tables, out: Path) -> list[tuple[str, str]]:
+    """The paper's Fig. 4 at any size: per target, one panel per model and setting (small multiples,
+    six to a row, one y scale), a box of residuals per dialogue act.  Returns ``(target, file)``."""
     plt = _pyplot()
     data = _by_model(tables.residuals.dropna(subset=["dialogue_act"]))
-    data = data.assign(label=data["model"] + np.where(data["variant"] == "-", "", " " + data["variant"]))
-    targets, acts = list(dict.fromkeys(data["target"])), sorted(data["dialogue_act"].unique())
-    labels = list(dict.fromkeys(data["label"]))
-    width = 0.8 / len(labels)
-    figure, axes = plt.subplots(len(targets), 1, figsize=(min(9.0, max(6.0, 0.12 * len(acts) * len(labels))),
-                                                          2.8 * len(targets)), dpi=110, squeeze=False)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for axis, target in zip(axes.flat, targets, strict=True):
-        for i, label in enumerate(labels):
-            rows = data[(data["target"] == target) & (data["label"] == label)]
-            groups = [rows.loc[rows["dialogue_act"] == act, "residual"].to_numpy() for act in acts]
-            positions = np.arange(len(acts)) + (i - (len(labels) - 1) / 2) * width
-            boxes = axis.boxplot(groups, positions=positions, widths=width * 0.9, patch_artist=True,
-                                 showfliers=False, manage_ticks=False, medianprops={"color": "black"})
-            for box in boxes["boxes"]:
-                box.set(facecolor=colours[i % len(colours)], alpha=0.7)
-            axis.plot([], [], "s", color=colours[i % len(colours)], label=label)
-        axis.axhline(0, color="#999", linewidth=0.8)
-        axis.set_xticks(range(len(acts)), acts)
-        axis.set_ylabel(f"{target} residual", fontsize=8)
-    axes.flat[0].legend(fontsize=7, ncols=min(len(labels), 6))
-    axes.flat[-1].set_xlabel("dialogue act")
-    return _save(figure, out, "residuals_by_dialogue_act.png")
+    data = data.assign(label=data["model"] + np.where(data["variant"] == "-", "", "\n" + data["variant"]))
+    acts = sorted(data["dialogue_act"].unique())
+    figures = []
+    for target in dict.fromkeys(data["target"]):
+        rows = data[data["target"] == target]
+        labels = list(dict.fromkeys(rows["label"]))
+        columns = min(6, len(labels))
+        lines = -(-len(labels) // columns)
+        figure, axes = plt.subplots(lines, columns, figsize=(max(2.6 * columns, 5.0), 2.4 * lines), dpi=110,
+                                    squeeze=False, sharey=True)
+        for axis in axes.flat[len(labels):]:
+            axis.axis("off")
+        for axis, label in zip(axes.flat, labels, strict=False):
+            model = rows[rows["label"] == label]
+            axis.boxplot([model.loc[model["dialogue_act"] == act, "residual"].to_numpy() for act in acts],
+                         showfliers=False, medianprops={"color": "black"})
+            axis.axhline(0, color="#999", linewidth=0.8)
+            axis.set_xticks(range(1, len(acts) + 1), acts, fontsize=6, rotation=90)
+            axis.set_title(label, fontsize=6)
+        for axis in axes[:, 0]:
+            axis.set_ylabel(f"{target} residual", fontsize=7)
+        figures.append((target, _save(figure, out, f"residuals_by_dialogue_act_{target}.png")))
+    return figures
 
 
 def _markdown(block: tuple) -> str:

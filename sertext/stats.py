@@ -6,6 +6,10 @@ compare models with two-sided independent t-tests over seeds at p < 0.05
 (:func:`ttest_paired`) with Holm's correction across the comparisons of a table (:func:`holm`),
 effect sizes (:func:`cohens_d`), bootstrap confidence intervals (:func:`bootstrap_ci`) and a power
 analysis of the seed count (:func:`minimum_detectable_difference`, :func:`seeds_needed`).
+Cross-validation folds share training data, so their results are correlated and the paired test
+overstates significance; two fold-aware comparisons correct for that: Nadeau & Bengio's corrected
+resampled t-test (:func:`corrected_resampled_ttest`) and Benavoli et al.'s Bayesian correlated
+t-test (:func:`bayesian_correlated_ttest`).
 
 The statistics themselves come from scipy (the t-tests, the bootstrap) and statsmodels (Holm's
 correction, the power of the t-tests); this module checks the inputs, fixes the options and
@@ -121,6 +125,102 @@ def _differences(a, b) -> np.ndarray:
     if len(a) != len(b):
         raise ValueError(f"paired samples differ in length: {len(a)} and {len(b)}")
     return a - b
+
+
+def corrected_resampled_ttest(differences, *, n_test: float, n_train: float,
+                              magnitude: float | None = None) -> TestResult:
+    """Nadeau & Bengio's corrected resampled t-test (two-sided) of paired differences over folds.
+
+    Nadeau & Bengio (2003), "Inference for the generalization error", Machine Learning 52:239-281.
+    For k differences d_j = A − B over resamplings (folds, or fold × seed), whose training sets
+    overlap: t = mean(d) / √((1/k + n_test/n_train) · s²), s² the sample variance, k − 1 degrees of
+    freedom.  The paired t-test's 1/k assumes independent results; overlapping training sets
+    correlate them, and the added n_test/n_train (test over training size of one fold, e.g. mean
+    utterance or speaker counts over the folds) widens the variance for that.  n_test = 0 gives the
+    paired t-test.  Fold × seed differences reuse each split, so they correlate more than the
+    correction assumes: averaging the seeds per fold first (k = folds) is the more cautious input.
+    NaN statistic and p-value when the differences are constant (as :func:`ttest_paired`): up to
+    their own rounding, or, given ``magnitude`` (the size of the results they came from, e.g.
+    max |a|, |b| for d = a − b), up to the rounding of a − b, which ``differences`` alone cannot show.
+
+    Raises:
+        ValueError: fewer than 2 differences, NaN or infinite ones, n_test < 0 or n_train <= 0.
+
+    Examples:
+        >>> d = [0.021, 0.034, -0.005, 0.012, 0.027, 0.018, 0.009, 0.030, -0.002, 0.015]  # 10 LOSO folds
+        >>> r = corrected_resampled_ttest(d, n_test=1, n_train=8)  # speakers per fold
+        >>> round(r.statistic, 3), round(r.p_value, 4), r.df
+        (2.596, 0.0289, 9.0)
+        >>> round(ttest_one_sample(d).p_value, 4)  # the paired test, uncorrected
+        0.0037
+    """
+    d = _values(differences, "differences", 2)
+    ratio = _size_ratio(n_test, n_train)
+    if _constant(d, scale=magnitude):
+        return TestResult(math.nan, math.nan, float(len(d) - 1))
+    statistic = d.mean() / math.sqrt((1 / len(d) + ratio) * d.var(ddof=1))
+    return TestResult(float(statistic), float(2 * _scipy.t.sf(abs(statistic), len(d) - 1)), float(len(d) - 1))
+
+
+@dataclass(frozen=True)
+class CorrelatedPosterior:
+    """The Bayesian correlated t-test for d = A − B (higher = better): the probabilities that the mean
+    difference lies left of, inside and right of the ROPE [−rope, rope] (they sum to 1), and the
+    Student t posterior of the mean difference (location ``mean``, ``scale``, ``df``)."""
+
+    p_b_better: float  # P(mean < −rope)
+    p_equivalent: float  # P(−rope ≤ mean ≤ rope)
+    p_a_better: float  # P(mean > rope)
+    mean: float
+    scale: float
+    df: float
+
+
+def bayesian_correlated_ttest(differences, rho: float, rope: float) -> CorrelatedPosterior:
+    """Benavoli, Corani, Demšar & Zaffalon's Bayesian correlated t-test of paired differences over folds.
+
+    Benavoli et al. (2017), "Time for a change: a tutorial for comparing multiple classifiers through
+    Bayesian analysis", JMLR 18(77), section 3; ``baycomp.CorrelatedTTest``.  The k differences
+    d = A − B over resamplings are normal with correlation ``rho`` between any two (folds share
+    training data); under a flat prior the mean difference's posterior is Student t with k − 1 degrees
+    of freedom, location mean(d) and scale √((1/k + rho/(1 − rho)) · s²), s² the sample variance.
+    With rho = n_test / (n_test + n_train) (baycomp: 1 / number of folds) the scale is Nadeau &
+    Bengio's, and mean / scale is :func:`corrected_resampled_ttest`'s statistic.  ``rope`` is the
+    half-width of the region of practical equivalence, in the metric's units (0.01: one point of UAR).
+
+    Constant differences (up to rounding) have no spread: the posterior is a point mass at mean(d),
+    as in baycomp 1.0.3: P(A better) = 1 if mean > rope, P(B better) = 1 if mean < −rope, else
+    P(equivalent) = 1; with rope = 0 a mean of exactly 0 gives P(A better) = P(B better) = 0.5.
+
+    Raises:
+        ValueError: fewer than 2 differences, NaN or infinite ones, rho outside [0, 1), rope < 0.
+
+    Examples:
+        >>> d = [0.021, 0.034, -0.005, 0.012, 0.027, 0.018, 0.009, 0.030, -0.002, 0.015]  # 10 LOSO folds
+        >>> r = bayesian_correlated_ttest(d, rho=1 / 9, rope=0.01)  # 1 test, 8 training speakers
+        >>> round(r.p_b_better, 3), round(r.p_equivalent, 3), round(r.p_a_better, 3)
+        (0.001, 0.179, 0.82)
+    """
+    d = _values(differences, "differences", 2)
+    if not 0 <= rho < 1:
+        raise ValueError(f"rho must be in [0, 1), got {rho}")
+    if not (math.isfinite(rope) and rope >= 0):
+        raise ValueError(f"rope must be a finite number >= 0, got {rope}")
+    mean, df = float(d.mean()), float(len(d) - 1)
+    if _constant(d):
+        right = (mean > rope) + 0.5 * (mean == rope == 0)
+        left = (mean < -rope) + 0.5 * (mean == rope == 0)
+        return CorrelatedPosterior(float(left), float(1 - left - right), float(right), mean, 0.0, df)
+    scale = math.sqrt((1 / len(d) + rho / (1 - rho)) * d.var(ddof=1))
+    left = float(_scipy.t.cdf(-rope, df, mean, scale))
+    right = float(_scipy.t.sf(rope, df, mean, scale))
+    return CorrelatedPosterior(left, max(0.0, 1 - left - right), right, mean, scale, df)
+
+
+def _size_ratio(n_test: float, n_train: float) -> float:
+    if not (math.isfinite(n_test) and n_test >= 0 and math.isfinite(n_train) and n_train > 0):
+        raise ValueError(f"need n_test >= 0 and n_train > 0, got n_test={n_test}, n_train={n_train}")
+    return n_test / n_train
 
 
 def holm(p_values) -> list[float]:

@@ -8,7 +8,7 @@ import pytest
 from sertext import aggregate
 from sertext.cli import main
 from sertext.report import results_table, write_report
-from tests.fixtures import SYNTHETIC_CLASSES, write_synthetic_sweep
+from tests.fixtures import FOLDS, SYNTHETIC_CLASSES, synthetic_predictions, write_synthetic_sweep
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,8 @@ def test_regression_report_has_the_residual_analyses(tmp_path):
     assert "| fold | aligned cosine | random cosine |" in markdown
     assert (tmp_path / "report" / "tables" / "alignment_checks.csv").is_file()
     for text in ("## Error residuals", "figures/residual_lines.png", "## Residuals per dialogue act",
-                 "figures/residuals_by_dialogue_act.png", "| CCC (mean) |", "## Best validation model per architecture",
+                 "figures/residuals_by_dialogue_act_valence.png", "| CCC (mean) |",
+                 "## Best validation model per architecture",
                  "| model | seed | CCC valence | MSE valence |", "CCC valence (S / I)"):
         assert text in markdown
     assert "## F1 per class" not in markdown and "Cross-corpus" not in markdown
@@ -114,3 +115,90 @@ def test_two_sweeps_tested_on_each_others_corpus_read_as_one_table_both_ways(tmp
     markdown = (tmp_path / "both" / "report.md").read_text()
     assert "[msp-side](msp-side/report.html)" in markdown and "Text (bert-base-uncased)" in markdown
     assert (tmp_path / "both" / "iemocap-side" / "report.html").is_file()
+
+
+def test_one_model_as_both_baselines_gets_no_fusion_rows(store):
+    """Makiuchi et al.'s Table 4 sweeps the text CNN alone: fusing it with itself is no result."""
+    tables = aggregate.summarise_sweep(store, "synthetic", audio="text", text="text")
+    assert not set(tables.summary["arch"]) & {"LF", "LF-weighted", "LF-fixed"} and tables.weights.empty
+
+
+def test_scripted_vs_improvised_tables_use_each_models_best_seed_on_dev(store):
+    """The multistage paper's Tables 7 and 8 analyse "the best performing models", chosen on
+    validation, as its Tables 3 and 6 and Fig. 3 do: one seed per model, not the mean of all."""
+    from sertext.metrics import table_metrics
+
+    tables = aggregate.summarise_sweep(store, "synthetic")
+    mode = tables.strata["mode"].set_index(["arch", "mode"])
+    best = tables.best_seeds.set_index("arch").loc["mfcnn14", "seed"]
+    scripted = pd.concat([synthetic_predictions("mfcnn14", fold, best) for fold in FOLDS]).query("mode == 'scripted'")
+    assert mode.loc[("mfcnn14", "scripted"), "seeds"] == 1
+    assert mode.loc[("mfcnn14", "scripted"), "uar_mean"] == pytest.approx(table_metrics(scripted)["uar"])
+    by_mode = tables.class_f1["mode"]
+    assert by_mode[by_mode["arch"] == "mfcnn14"]["seeds"].eq(1).all()
+    assert tables.strata["dialogue_act"]["seeds"].max() == 3  # the sertext extra stays over every seed
+
+
+def test_results_on_dev_and_the_semantic_papers_test_dev_layout(tmp_path):
+    """Tzirakis et al. report the development partition (Tables 2, 3) and test (dev) (Table 4)."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    write_synthetic_sweep(uri, "dimensional")
+    tables = aggregate.summarise_sweep(uri, "synthetic-dimensional")
+    dev = results_table(tables, split="dev").set_index("model")
+    assert "LF (dev-weighted)" not in dev.index and "*" not in "".join(dev["CCC (mean)"])
+    mean = tables.dev_summary.set_index("arch").loc["cnn14", "ccc_mean"]
+    assert dev.loc["CNN14", "CCC (mean)"].startswith(f"{mean:.3f} (")
+    for frame in (tables.summary, tables.dev_summary):  # as if the sweep were the semantic paper's model
+        frame.loc[frame["arch"] == "mfcnn14", "arch"] = "wavfusion"
+    write_report(tables, tmp_path / "report")
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "## Results on the development set" in markdown and "## Test (dev)" in markdown
+    test_dev = pd.read_csv(tmp_path / "report" / "tables" / "test_dev.csv")
+    test, dev_valence = (frame.set_index("arch").loc["wavfusion", "ccc_valence_mean"]
+                         for frame in (tables.summary, tables.dev_summary))
+    assert test_dev.loc[0, "CCC valence"] == f"{test:.3f} ({dev_valence:.3f})"
+
+
+def test_residual_figures_are_drawn_at_the_papers_size(tmp_path):
+    """Fig. 4 and Fig. 5 with the paper's 6 models × 7 variants: small multiples per target, and a
+    panel per target and setting, where the report used to leave them out past 6 pairs."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    write_synthetic_sweep(uri, "dimensional")
+    tables = aggregate.summarise_sweep(uri, "synthetic-dimensional")
+    copies = [tables.residuals.assign(variant=f"loss_weights={i}", arch=arch)
+              for i in range(7) for arch in ("cnn14", "text", "sfcnn14", "mfcnn14", "LF", "LF-fixed")]
+    tables.residuals = pd.concat(copies, ignore_index=True)
+    tables.residual_fits = aggregate.residual_fits(tables.residuals)
+    tables.residual_tests = aggregate.residual_tests(tables.residuals)
+    write_report(tables, tmp_path / "report")
+    figures = {p.name for p in (tmp_path / "report" / "figures").iterdir()}
+    assert {"residual_lines.png", "residuals_by_dialogue_act_valence.png",
+            "residuals_by_dialogue_act_arousal.png"} <= figures
+
+
+def test_the_corpus_figures_come_from_the_table_the_trials_read(store, tmp_path, iemocap_root):
+    """Fig. 2 (classes of each corpus) and Fig. 6 (scripted vs improvised classes and ratings)."""
+    from sertext.data import load_corpus
+    from sertext.data.describe import describe_corpus
+
+    tables = aggregate.summarise_sweep(store, "synthetic")
+    described = describe_corpus(load_corpus("iemocap", iemocap_root))
+    assert described["classes"]["all"] == {"angry": 3, "happy": 5, "neutral": 4, "sad": 4}
+    assert sum(described["classes"]["mode=scripted"].values()) == 6
+    counts = described["ratings"]["counts"]
+    assert sum(counts["scripted"]["valence"]) + sum(counts["improvised"]["valence"]) == 18
+    tables.corpora = {"iemocap": described}
+    write_report(tables, tmp_path)
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Classes of each corpus" in markdown and "## Scripted vs improvised utterances" in markdown
+    assert {"classes.png", "scripted_vs_improvised.png"} <= {p.name for p in (tmp_path / "figures").iterdir()}
+
+
+def test_the_weighting_dev_chooses_is_marked():
+    per_seed = pd.DataFrame([{"arch": "lstmfusion", "variant": f"targets=valence loss=ccc loss_weights={w}",
+                              "seed": seed, "ccc": score + 0.01 * seed}
+                             for w, score in (("0.7,0.2,0.1", 0.5), ("0.1,0.4,0.5", 0.4)) for seed in (0, 1)])
+    per_seed.loc[len(per_seed)] = {"arch": "lstmfusion", "variant": "targets=valence loss=mse", "seed": 0, "ccc": 0.9}
+    chosen = aggregate.dev_chosen_weightings(per_seed, "ccc")
+    assert chosen[["variant", "weightings"]].values.tolist() == [["targets=valence loss=ccc loss_weights=0.7,0.2,0.1",
+                                                                   2]]

@@ -4,12 +4,15 @@ sertext.stats calls scipy and statsmodels, so a comparison with the same call on
 plumbing (argument order, options, degrees of freedom); the independent checks are the formulas
 computed here by hand: the t statistics, Holm's step-down, the BCa interval, and the power of the
 t-test from the noncentral t distribution and, where scipy's noncentral t returns NaN, from a
-quadrature over the chi-square distribution of the variance estimate.
+quadrature over the chi-square distribution of the variance estimate.  The fold-aware tests are
+checked against Nadeau & Bengio's formula by hand and against baycomp, the Bayesian correlated
+t-test's reference implementation by its authors.
 """
 
 import math
 import warnings
 
+import baycomp
 import numpy as np
 import pytest
 from scipy import integrate
@@ -283,3 +286,118 @@ def test_power_edge_cases():
     differences = [stats.minimum_detectable_difference(0.01, n) for n in range(2, 12)]
     assert all(np.diff(differences) < 0)
     assert stats.seeds_needed(0.01, 0.01, paired=True) < stats.seeds_needed(0.01, 0.01)
+
+
+def _hand_corrected_t(d, ratio):
+    """Nadeau & Bengio's corrected t from its formula, with plain sums, and its two-sided p."""
+    k = len(d)
+    mean = sum(d) / k
+    variance = sum((x - mean) ** 2 for x in d) / (k - 1)
+    t = mean / math.sqrt((1 / k + ratio) * variance)
+    return t, 2 * scipy_stats.t.sf(abs(t), k - 1)
+
+
+def _fold_differences(seed, k):
+    """k paired differences A − B of UAR-like results, A about a point better."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(0.62, 0.02, k)
+    return a, a - rng.normal(0.01, 0.015, k)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_corrected_resampled_ttest_is_the_formula(seed):
+    rng = np.random.default_rng(seed)
+    d = list(rng.normal(0.01, 0.02, rng.integers(2, 51)))
+    n_test, n_train = float(rng.integers(50, 500)), float(rng.integers(1000, 5000))  # utterances
+    r = stats.corrected_resampled_ttest(d, n_test=n_test, n_train=n_train)
+    t, p = _hand_corrected_t(d, n_test / n_train)
+    assert (r.statistic, r.p_value, r.df) == pytest.approx((t, p, len(d) - 1), rel=1e-9)
+
+
+@pytest.mark.parametrize(("seed", "folds", "runs"), [(0, 10, 1), (1, 5, 1), (2, 10, 5), (3, 5, 3)])
+def test_corrected_t_is_the_correlated_posterior_standardised(seed, folds, runs):
+    """With rho = n_test / (n_test + n_train), mean / scale of the posterior is the corrected t."""
+    a, b = _fold_differences(seed, folds * runs)
+    n_test, n_train = 1, folds - 1  # k-fold cross-validation: one fold tests, the others train
+    corrected = stats.corrected_resampled_ttest(a - b, n_test=n_test, n_train=n_train)
+    posterior = stats.bayesian_correlated_ttest(a - b, n_test / (n_test + n_train), 0.0)
+    standardised = abs(posterior.mean) / posterior.scale
+    assert corrected.statistic == pytest.approx(posterior.mean / posterior.scale, rel=1e-12)
+    assert corrected.p_value == pytest.approx(2 * (1 - scipy_stats.t.cdf(standardised, folds * runs - 1)), rel=1e-9)
+    assert corrected.df == posterior.df == folds * runs - 1
+    # the posterior probability of the other sign is half the two-sided p-value
+    assert min(posterior.p_a_better, posterior.p_b_better) == pytest.approx(corrected.p_value / 2, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_corrected_ttest_reduces_to_the_paired_ttest_and_is_more_cautious(seed):
+    a, b = _fold_differences(seed, 10)
+    naive = scipy_stats.ttest_1samp(a - b, 0)
+    for n_test in (0.0, 1e-13):  # n_test / n_train -> 0: no correlation between the folds
+        r = stats.corrected_resampled_ttest(a - b, n_test=n_test, n_train=1.0)
+        assert (r.statistic, r.p_value, r.df) == pytest.approx((naive.statistic, naive.pvalue, naive.df), rel=1e-9)
+    paired = stats.ttest_paired(a, b).p_value
+    p = [stats.corrected_resampled_ttest(a - b, n_test=1, n_train=n_train).p_value for n_train in (99, 9, 8, 4, 1)]
+    assert paired < p[0] and all(np.diff(p) > 0)  # larger held-out share, more correlated folds, larger p
+
+
+@pytest.mark.parametrize(("seed", "folds", "runs", "rope"), [
+    (0, 10, 1, 0.01), (1, 5, 1, 0.005), (2, 10, 3, 0.01), (3, 5, 10, 0.02), (4, 10, 1, 0.0), (5, 5, 2, 0.0),
+    (6, 10, 1, 0.2),  # a ROPE wide enough to dominate
+])
+def test_bayesian_correlated_ttest_matches_baycomp(seed, folds, runs, rope):
+    a, b = _fold_differences(seed, folds * runs)
+    r = stats.bayesian_correlated_ttest(a - b, 1 / folds, rope)  # baycomp: rho = runs / len(x) = 1 / folds
+    theirs = baycomp.CorrelatedTTest.probs(b, a, rope=rope, runs=runs)  # baycomp's differences: y − x = a − b
+    if rope == 0:
+        theirs = (theirs[0], 0.0, theirs[1])  # baycomp leaves out the empty ROPE
+    assert (r.p_b_better, r.p_equivalent, r.p_a_better) == pytest.approx(theirs, abs=1e-9)
+    assert r.p_b_better + r.p_equivalent + r.p_a_better == pytest.approx(1, abs=1e-12)
+    mean, variance, df = baycomp.CorrelatedTTest.compute_statistics(b, a, runs=runs)
+    assert (r.mean, r.scale, r.df) == pytest.approx((mean, math.sqrt(variance), df), rel=1e-12)
+    swapped = baycomp.CorrelatedTTest.probs(a, b, rope=rope, runs=runs)  # its left is then "a better"
+    assert r.p_a_better == pytest.approx(swapped[0], abs=1e-9)
+    if rope == 0.2:
+        assert r.p_equivalent > 0.99
+    elif rope:
+        assert r.p_a_better > r.p_b_better  # a is the better model in _fold_differences
+
+
+@pytest.mark.parametrize("difference", [0.0, 0.25, -0.25])
+@pytest.mark.parametrize("rope", [0.0, 0.1, 0.25, 0.5])
+def test_constant_differences_are_a_point_mass_as_in_baycomp(difference, rope):
+    a, b = np.full(10, 0.5 + difference), np.full(10, 0.5)  # exact binary fractions: a − b is exact
+    r = stats.bayesian_correlated_ttest(a - b, 0.1, rope)
+    theirs = baycomp.CorrelatedTTest.probs(b, a, rope=rope)
+    if rope == 0:
+        theirs = (theirs[0], 0.0, theirs[1])
+    assert (r.p_b_better, r.p_equivalent, r.p_a_better) == theirs
+    assert (r.mean, r.scale, r.df) == (difference, 0.0, 9.0)
+
+
+def test_fold_aware_tests_edge_cases():
+    for short in ([], [0.01]):
+        with pytest.raises(ValueError, match="at least 2"):
+            stats.corrected_resampled_ttest(short, n_test=1, n_train=8)
+        with pytest.raises(ValueError, match="at least 2"):
+            stats.bayesian_correlated_ttest(short, 0.1, 0.01)
+    with pytest.raises(ValueError, match="NaN"):
+        stats.corrected_resampled_ttest([0.01, float("nan")], n_test=1, n_train=8)
+    for n_test, n_train in ((-1, 8), (1, 0), (1, float("inf")), (float("nan"), 8)):
+        with pytest.raises(ValueError, match="n_test"):
+            stats.corrected_resampled_ttest([0.01, 0.02], n_test=n_test, n_train=n_train)
+    for rho, rope in ((1.0, 0.01), (-0.1, 0.01), (float("nan"), 0.01), (0.1, -0.01), (0.1, float("inf"))):
+        with pytest.raises(ValueError, match="rho" if rope == 0.01 else "rope"):
+            stats.bayesian_correlated_ttest([0.01, 0.02], rho, rope)
+    # all differences equal: no spread, NaN as the other t-tests; the posterior is a point mass
+    r = stats.corrected_resampled_ttest([0.02, 0.02, 0.02], n_test=1, n_train=8)
+    assert math.isnan(r.statistic) and math.isnan(r.p_value) and r.df == 2.0
+    a = np.random.default_rng(0).uniform(0.3, 0.9, 10)
+    d = a - (a - 0.05)
+    assert np.ptp(d) > 0  # 0.05 only up to the rounding of a − b, which d alone does not show
+    assert math.isnan(stats.corrected_resampled_ttest(d, n_test=1, n_train=8, magnitude=np.abs(a).max()).p_value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        posterior = stats.bayesian_correlated_ttest(d, 0.1, 0.01)
+    assert (posterior.p_b_better, posterior.p_equivalent, posterior.p_a_better) == pytest.approx((0, 0, 1), abs=1e-12)
+    assert stats.bayesian_correlated_ttest([0.0, 0.0], 0.0, 0.0).p_a_better == 0.5  # baycomp's tie

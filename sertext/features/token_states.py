@@ -1,8 +1,10 @@
 """Token-level transformer states of the transcript, as Makiuchi et al.'s text CNN reads them.
 
-The transcript is lower-cased and tokenised padded to ``max_tokens`` (the public code's 122) and
-the last hidden state is kept at the positions ``positions`` chooses, zero-padded back to
-``max_tokens`` rows:
+The transcript is tokenised as it is, padded to ``max_tokens`` (the public code's 122), and the
+last hidden state is kept at the positions ``positions`` chooses, zero-padded back to
+``max_tokens`` rows.  The public code lower-cases the transcript first: an uncased model's
+tokenizer lower-cases anyway, so that changes nothing there, but a cased model (Table 4's
+"BERT_c", XLNet_c) would see uncased text; sertext leaves the case to the tokenizer.
 
 * ``"tokens"`` (default): the paper's reading (§3.2, "N is the number of tokens in the utterance
   excluding special tokens"): the states of the real tokens without [CLS] and [SEP], from the first
@@ -35,7 +37,7 @@ POSITIONS = ("tokens", "with_special", "drop_first_last")
 
 @dataclass(frozen=True)
 class TokenStatesExtractor:
-    """Last-layer token states ``(max_tokens, hidden)`` float32 of the lower-cased transcript."""
+    """Last-layer token states ``(max_tokens, hidden)`` float32 of the transcript (its case kept)."""
 
     model: str = DEFAULT_TEXT_MODEL
     max_tokens: int = 122
@@ -51,7 +53,7 @@ class TokenStatesExtractor:
 
     def settings(self) -> dict:
         return {"model": resolve_text_model(self.model)[1], "max_tokens": self.max_tokens,
-                "positions": self.positions, "lowercase": True}
+                "positions": self.positions}
 
     def content(self, row) -> bytes:
         return str(row.text).encode("utf-8")
@@ -59,7 +61,7 @@ class TokenStatesExtractor:
     @torch.no_grad()
     def compute(self, rows: list, contents: list[bytes]) -> list[np.ndarray]:
         tokenizer, model = _text_model(self.model)
-        texts = [c.decode("utf-8").lower().replace("\n", "") for c in contents]
+        texts = [c.decode("utf-8").replace("\n", "") for c in contents]
         batch = tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_tokens,
                           return_tensors="pt", return_special_tokens_mask=True)
         special = batch.pop("special_tokens_mask").bool()

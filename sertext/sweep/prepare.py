@@ -134,14 +134,28 @@ def check_inputs(trials: list[Trial], cache_dir: str) -> list[TrialTable]:
 
 
 def prepare_inputs(trials: list[Trial], tables: list[TrialTable], cache_dir: str, progress: bool = True, *,
-                   on_cluster: bool = False, gpu_share: float = 0.0) -> dict:
+                   on_cluster: bool = False, gpu_share: float = 0.0) -> tuple[dict, dict]:
     """Everything before the first trial, once :func:`check_inputs` passed and gave ``tables``: speech
     is recognised where the trials ask for it, then every feature is extracted into the cache.
-    Returns how each corpus' text was made (:func:`transcript_summary`)."""
+    Returns how each corpus' text was made (:func:`transcript_summary`) and what each corpus'
+    utterances hold (:func:`corpus_descriptions`)."""
     transcribe(tables, cache_dir, progress, on_cluster=on_cluster, gpu_share=gpu_share)
     tables = trial_tables(trials, cache_dir)
     precompute_features(trials, cache_dir, progress, on_cluster=on_cluster, gpu_share=gpu_share, tables=tables)
-    return transcript_summary(tables)
+    return transcript_summary(tables), corpus_descriptions(tables)
+
+
+def corpus_descriptions(tables: list[TrialTable]) -> dict:
+    """Per corpus, :func:`sertext.data.describe.describe_corpus` of every utterance the trials read
+    from it (the tables of all data settings together, each utterance once)."""
+    import pandas as pd
+
+    from sertext.data.describe import describe_corpus
+
+    frames = {}
+    for one in tables:
+        frames.setdefault(one.corpus, []).append(one.table)
+    return {corpus: describe_corpus(pd.concat(parts).drop_duplicates("utt_id")) for corpus, parts in frames.items()}
 
 
 def trial_tables(trials: list[Trial], cache_dir: str, *, recognise: bool = True) -> list[TrialTable]:

@@ -17,12 +17,12 @@ TEXTS = ["Hello there.", "I CAN'T believe you did that to me, it is awful.", "[L
 
 @pytest.fixture(scope="module")
 def direct():
-    """Hidden states of one lower-cased text padded to 122, computed without sertext."""
+    """Hidden states of one text padded to 122, computed without sertext (MiniLM's tokenizer is uncased)."""
     tokenizer, model = load_text_model()
     model.eval()
 
     def run(text):
-        batch = tokenizer(text.lower(), padding="max_length", max_length=122, return_tensors="pt")
+        batch = tokenizer(text, padding="max_length", max_length=122, return_tensors="pt")
         with torch.no_grad():
             return model(**batch).last_hidden_state[0].numpy(), int(batch["attention_mask"].sum())
     return run
@@ -82,3 +82,21 @@ def test_each_reading_has_its_own_cache_entry_and_the_trial_config_chooses_it():
     assert feature_extractors(TrialConfig.from_dict({"model.arch": "textcnn"}))["token_states"].positions == "tokens"
     with pytest.raises(ValueError, match="positions must be one of"):
         TokenStatesExtractor(positions="all")
+
+
+def test_a_cased_model_sees_the_transcripts_case(tmp_path):
+    """Makiuchi et al.'s Table 4 compares cased and uncased transformers: a cased one must not be fed
+    lower-cased text (the public code lower-cases every transcript)."""
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "Hello", "."]) + "\n")
+    folder = tmp_path / "tiny-cased"
+    BertTokenizer(str(vocab), do_lower_case=False).save_pretrained(folder)
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=8, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=16)).save_pretrained(folder)
+    table = pd.DataFrame({"utt_id": ["upper", "lower"], "text": ["Hello.", "hello."]})
+    states = extract(table, TokenStatesExtractor(str(folder), max_tokens=8), FeatureCache(tmp_path / "c"),
+                     progress=False)
+    assert not np.allclose(states["upper"], states["lower"])
