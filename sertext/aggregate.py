@@ -129,13 +129,26 @@ def per_fold_metrics(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def paired_tests(per_fold: pd.DataFrame, metric: str, comparisons: list[tuple[str, str]], *,
-                 rng: np.random.Generator, alpha: float = 0.05) -> pd.DataFrame:
-    """Paired t-tests of ``metric`` over the (fold, seed) results two architectures share.
+                 rng: np.random.Generator, test_over_train: float | None = None, rope: float = 0.01) -> pd.DataFrame:
+    """Paired comparisons of ``metric`` over the (fold, seed) results two architectures share, naive
+    and fold-aware.
 
     One row per (model, variant, baseline) comparison, against the baseline's runs of the same
-    variant (or of none): ``n`` matched results, mean difference with its bootstrap 95% interval,
-    Cohen's d_z, the p-value and its Holm adjustment across all the comparisons of the table, and
-    ``significant`` (adjusted p < alpha).
+    variant (or of none): ``n`` matched results, mean difference with its bootstrap 95% interval and
+    Cohen's d_z, and three tests:
+
+    * ``p_naive`` (with ``p_naive_holm``, Holm's adjustment across the table): the paired t-test over
+      the n (fold, seed) results, as if they were independent; they are not (the folds' training
+      sets overlap, and seeds share a fold), so it overstates significance;
+    * ``p_corrected`` (and ``p_corrected_holm``): Nadeau & Bengio's corrected resampled t-test over
+      the folds (each fold's difference averaged over its seeds; :func:`sertext.stats.corrected_resampled_ttest`);
+    * ``P(better)``, ``P(equivalent)``, ``P(worse)``: the Bayesian correlated t-test over the same
+      fold differences (:func:`sertext.stats.bayesian_correlated_ttest`), the probabilities that the
+      model is better than the baseline by more than ``rope``, within it, or worse.
+
+    ``test_over_train`` is a fold's test size over its training size (the sweep's record gives it);
+    without it, 1 / (folds − 1), its value for k-fold cross-validation.  Fold-aware columns are NaN
+    with fewer than two folds.
     """
     rows = []
     for model, baseline in comparisons:
@@ -144,16 +157,37 @@ def paired_tests(per_fold: pd.DataFrame, metric: str, comparisons: list[tuple[st
                              suffixes=("", "_baseline")).dropna(subset=[metric, f"{metric}_baseline"])
             a, b = pairs[metric].to_numpy(), pairs[f"{metric}_baseline"].to_numpy()
             row = {"model": model, "variant": variant, "baseline": baseline, "n": len(pairs),
-                   "mean_difference": np.nan, "ci_low": np.nan, "ci_high": np.nan, "cohens_d": np.nan, "p": np.nan}
+                   "mean_difference": np.nan, "ci_low": np.nan, "ci_high": np.nan, "cohens_d": np.nan,
+                   "p_naive": np.nan}
             if len(pairs) >= 2:
                 low, high = stats.bootstrap_ci(a - b, rng=rng)
                 row.update(mean_difference=float(np.mean(a - b)), ci_low=low, ci_high=high,
-                           cohens_d=stats.cohens_d(a, b, paired=True), p=stats.ttest_paired(a, b).p_value)
+                           cohens_d=stats.cohens_d(a, b, paired=True), p_naive=stats.ttest_paired(a, b).p_value)
+            row.update(_fold_aware(pairs, metric, test_over_train, rope))
             rows.append(row)
     table = pd.DataFrame(rows)
-    table["p_holm"] = stats.holm(table["p"]) if len(table) else []
-    table["significant"] = table["p_holm"] < alpha
+    for p in ("p_naive", "p_corrected"):
+        table[f"{p}_holm"] = stats.holm(table[p]) if len(table) else []
     return table
+
+
+def _fold_aware(pairs: pd.DataFrame, metric: str, test_over_train: float | None, rope: float) -> dict:
+    """The corrected resampled t-test and the Bayesian correlated t-test over the folds of matched
+    results (each fold's difference the mean over its seeds)."""
+    folds = pairs.groupby("fold")[[metric, f"{metric}_baseline"]].mean()
+    row = {"folds": len(folds), "p_corrected": np.nan, "P(better)": np.nan, "P(equivalent)": np.nan,
+           "P(worse)": np.nan}
+    if len(folds) < 2:
+        return row
+    ratio = test_over_train if test_over_train else 1 / (len(folds) - 1)
+    differences = (folds[metric] - folds[f"{metric}_baseline"]).to_numpy()
+    magnitude = float(np.abs(folds.to_numpy()).max())
+    row["p_corrected"] = stats.corrected_resampled_ttest(differences, n_test=ratio, n_train=1,
+                                                         magnitude=magnitude).p_value
+    posterior = stats.bayesian_correlated_ttest(differences, rho=ratio / (1 + ratio), rope=rope)
+    row.update({"P(better)": posterior.p_a_better, "P(equivalent)": posterior.p_equivalent,
+                "P(worse)": posterior.p_b_better})
+    return row
 
 
 def seed_power(per_seed: pd.DataFrame, per_fold: pd.DataFrame, metric: str, comparisons: list[tuple[str, str]], *,
@@ -519,7 +553,8 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         experiment=experiment, parent_run_id=parent, task=task, pooled=pooled, metrics=metrics,
         audio=audio, text=text, fixed_fusion=fixed, summary=seed_summary(per_seed, metrics),
         significance=significance(per_seed, metrics, audio=audio, text=text),
-        paired=paired_tests(per_fold, metrics[0], comparisons, rng=rng or np.random.default_rng(0)),
+        paired=paired_tests(per_fold, metrics[0], comparisons, rng=rng or np.random.default_rng(0),
+                            test_over_train=sweep.test_over_train() if sweep else None),
         power=seed_power(per_seed, per_fold, metrics[0], comparisons),
         missing=missing_trials(runs, expected),
         weights=weights, per_seed=per_seed, best_seeds=best,

@@ -37,6 +37,7 @@ class SweepRecord:
             (:func:`sertext.sweep.prepare.transcript_summary`).
         corpora: per corpus, what the utterances the trials read hold (classes, ratings:
             :func:`sertext.data.describe.describe_corpus`).
+        fold_sizes: per fold, its training, dev and test utterances (``{fold: {"train": n, …}}``).
     """
 
     sweep: SweepConfig
@@ -46,6 +47,15 @@ class SweepRecord:
     cross_root: str = ""
     transcripts: dict = field(default_factory=dict)
     corpora: dict = field(default_factory=dict)
+    fold_sizes: dict = field(default_factory=dict)
+
+    def test_over_train(self) -> float | None:
+        """A fold's test size over its training size, averaged over the folds (what the fold-aware
+        tests correct for); ``None`` when the record holds no fold sizes."""
+        sizes = list(self.fold_sizes.values())
+        if not sizes or not sum(s["train"] for s in sizes):
+            return None
+        return sum(s["test"] for s in sizes) / sum(s["train"] for s in sizes)
 
     def expected_trials(self) -> list[tuple]:
         """Every trial the definition promises, as ``(arch, variant label, fold, seed)`` (a search
@@ -58,14 +68,15 @@ class SweepRecord:
     def to_json(self) -> str:
         return json.dumps({"definition": self.sweep.definition(), "root": self.root, "folds": list(self.folds),
                            "dialogue_acts": self.dialogue_acts, "cross_root": self.cross_root,
-                           "transcripts": self.transcripts, "corpora": self.corpora}, indent=1)
+                           "transcripts": self.transcripts, "corpora": self.corpora,
+                           "fold_sizes": self.fold_sizes}, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> SweepRecord:
         values = json.loads(text)
         return cls(SweepConfig.from_definition(values["definition"]), values["root"], tuple(values["folds"]),
                    values.get("dialogue_acts"), values.get("cross_root", ""), values.get("transcripts", {}),
-                   values.get("corpora", {}))
+                   values.get("corpora", {}), values.get("fold_sizes", {}))
 
 
 def write_sweep_record(tracking_uri: str, run_id: str, record: SweepRecord) -> None:

@@ -214,9 +214,20 @@ def _blocks(tables, out: Path) -> list[tuple]:
     if len(tables.paired):
         paired = tables.paired.assign(model=[model_name(a) for a in tables.paired["model"]],
                                       baseline=[model_name(a) for a in tables.paired["baseline"]])
-        blocks += [("h2", "Paired tests over matched (fold, seed) results"),
-                   ("p", f"Two-sided paired t-tests on {primary} with Holm's correction across the rows; "
-                         "mean difference with a bootstrap 95% interval and Cohen's d_z."),
+        blocks += [("h2", "Paired comparisons over folds"),
+                   ("p", f"Each model against each baseline on {primary}, over the (fold, seed) results both have: "
+                         "the mean difference with a bootstrap 95% interval and Cohen's d_z, and three tests. "
+                         "**Read the fold-aware ones.** The folds' training sets overlap (each fold trains on most "
+                         "of the same speakers) and a fold's seeds share its split, so the results are not "
+                         "independent: `p_naive`, a paired t-test over all of them as if they were, overstates "
+                         "significance, and is shown only for comparison. `p_corrected` is Nadeau & Bengio's "
+                         "corrected resampled t-test over the folds (each fold's difference averaged over its seeds; "
+                         "the variance widened by a fold's test over training size), and `P(better)`, "
+                         "`P(equivalent)`, `P(worse)` are Benavoli et al.'s Bayesian correlated t-test over the "
+                         "same folds: the probabilities that the model beats the baseline by more than 0.01 (one "
+                         "point), lies within 0.01 of it, or trails it by more. `_holm` columns adjust across the "
+                         "table with Holm's correction. The papers' own markers in the results table are t-tests "
+                         "over seeds, which these do not replace."),
                    ("table", _plain(paired), "paired_tests")]
     blocks += _power_blocks(tables)
     if len(tables.weights):

@@ -88,13 +88,38 @@ def test_paired_tests_with_holm_correction(sweep):
     pairs = [(f, s) for f in FOLDS for s in SEEDS if (f, s) != FAILED[1:]]
     a = np.array([finished[("mfcnn14", f, s)] for f, s in pairs])
     b = np.array([finished[("text", f, s)] for f, s in pairs])
-    assert table.loc["text", "p"] == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue)
+    assert table.loc["text", "p_naive"] == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue)
     assert table.loc["text", "mean_difference"] == pytest.approx((a - b).mean())
     assert table.loc["text", "ci_low"] <= table.loc["text", "mean_difference"] <= table.loc["text", "ci_high"]
-    p = table["p"].to_numpy()  # two comparisons: the smaller p doubled, the larger kept, monotone
+    p = table["p_naive"].to_numpy()  # two comparisons: the smaller p doubled, the larger kept, monotone
     smaller, larger = sorted(p)
     expected = {smaller: min(1, 2 * smaller), larger: min(1, max(2 * smaller, larger))}
-    assert table["p_holm"].tolist() == pytest.approx([expected[v] for v in p])
+    assert table["p_naive_holm"].tolist() == pytest.approx([expected[v] for v in p])
+    assert "significant" not in table.columns  # a naive "significant" read (fold, seed) runs as independent
+
+
+def test_fold_aware_comparisons_average_seeds_per_fold_and_correct_for_shared_training_data():
+    """Nadeau & Bengio's corrected t-test and the Bayesian correlated t-test over folds, checked
+    against baycomp on the per-fold differences; a fold's test over training size from the record."""
+    import baycomp
+
+    rng = np.random.default_rng(3)
+    folds = [f"F{i}" for i in range(10)]
+    per_fold = pd.DataFrame([{"arch": arch, "variant": "-", "fold": fold, "seed": seed,
+                              "uar": 0.5 + (0.02 if arch == "mfcnn14" else 0) + rng.normal(0, 0.02)}
+                             for arch in ("mfcnn14", "cnn14") for fold in folds for seed in (0, 1, 2)])
+    row = aggregate.paired_tests(per_fold, "uar", [("mfcnn14", "cnn14")], rng=np.random.default_rng(0),
+                                 test_over_train=1 / 8).iloc[0]
+    means = per_fold.groupby(["arch", "fold"])["uar"].mean()
+    d = (means["mfcnn14"] - means["cnn14"]).to_numpy()
+    t = d.mean() / np.sqrt((1 / len(d) + 1 / 8) * d.var(ddof=1))
+    assert row["folds"] == 10 and row["p_corrected"] == pytest.approx(2 * scipy_stats.t.sf(abs(t), len(d) - 1))
+    assert row["p_corrected"] > row["p_naive"]  # 30 (fold, seed) results are not 30 independent ones
+    worse, equivalent, better = baycomp.CorrelatedTTest.probs(means["cnn14"].to_numpy(), means["mfcnn14"].to_numpy(),
+                                                              rope=0.01, runs=1)  # runs=1: rho = 1 / 10
+    fallback = aggregate.paired_tests(per_fold, "uar", [("mfcnn14", "cnn14")], rng=np.random.default_rng(0)).iloc[0]
+    assert (fallback["P(worse)"], fallback["P(equivalent)"], fallback["P(better)"]) == pytest.approx(
+        (worse, equivalent, better), abs=1e-9)  # without sizes, 1 / (folds − 1): k-fold cross-validation
 
 
 def test_paired_tests_per_variant_against_an_unvaried_baseline():
@@ -107,7 +132,7 @@ def test_paired_tests_per_variant_against_an_unvaried_baseline():
     assert table[["variant", "n"]].values.tolist() == [["small", 6], ["large", 6]]
     small = per_fold[per_fold.variant == "small"]["uar"].to_numpy()
     text = per_fold[per_fold.arch == "text"]["uar"].to_numpy()
-    assert table.loc[0, "p"] == pytest.approx(scipy_stats.ttest_rel(small, text).pvalue)
+    assert table.loc[0, "p_naive"] == pytest.approx(scipy_stats.ttest_rel(small, text).pvalue)
 
 
 def test_failed_and_missing_trials_are_listed(sweep):

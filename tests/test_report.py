@@ -92,7 +92,7 @@ def test_report_command(store, tmp_path, capsys):
     assert "MFCNN14" in out and "1 trial(s) the sweep promises have no finished run" in out
     assert (tmp_path / "report.html").is_file()
     assert main(["report", "--experiment", "nope", "--tracking-uri", store]) == 2
-    assert np.isfinite(aggregate.summarise_sweep(store, "synthetic").paired["p"]).all()
+    assert np.isfinite(aggregate.summarise_sweep(store, "synthetic").paired["p_naive"]).all()
 
 
 def test_two_sweeps_tested_on_each_others_corpus_read_as_one_table_both_ways(tmp_path, capsys):

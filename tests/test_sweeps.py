@@ -175,3 +175,31 @@ def test_a_text_model_without_transcripts_stops_the_sweep_in_one_line_naming_bot
         "msp_podcast.py: error: 6 of 6 msp-podcast utterances that mfcnn14, sfcnn14, text read have no transcript")
     assert "--asr-model NAME" in lines[0] and "Transcripts/" in lines[0]
     assert not any(tmp_path.glob("mlflow*")) and not (tmp_path / "cache").exists()
+
+
+def _definition(script, monkeypatch, *argv):
+    """The SweepConfig a script builds from ``argv``, captured instead of run."""
+    import runpy
+
+    from sertext.sweep import scripts
+
+    built = []
+    monkeypatch.setattr(scripts, "run", lambda args, **fields: built.append(
+        scripts.command_line_sweep(args, **{**scripts.definition_options(args), **fields})))
+    monkeypatch.setattr(sys, "argv", [script, *argv])
+    runpy.run_path(str(SWEEPS / script), run_name="__main__")
+    return built[0]
+
+
+def test_atmaja_and_akagis_sweep_averages_20_runs_with_every_embedding_and_bert(monkeypatch):
+    """Table II's rows: one set per word-vector file and HSF+BERT, beside the acoustic-only rows
+    (Nadam at Keras 2's default 0.002), over the paper's 20 runs."""
+    sweep = _definition("ccc_weights.py", monkeypatch, "--corpus-root", "/data/IEMOCAP_full_release",
+                        "--word-vectors", "glove.txt", "fasttext.vec")
+    assert sweep.seeds == tuple(range(20))
+    with_text = [v for v in sweep.variants if v.get("model.modalities") != "audio"]
+    assert {v["model.word_vectors"] for v in with_text} == {"glove.txt", "fasttext.vec", ""}
+    assert len(with_text) == 3 * (1 + 66)  # single-task valence and the 66 weightings, per embedding
+    assert sweep.per_arch["lstmfusion"]["model.text_model"] == "bert-base-uncased"  # the BERT row's vectors
+    acoustic = [v for v in sweep.variants if v.get("model.modalities") == "audio"]
+    assert len(acoustic) == 2 and all(v["train.optimizer"] == "nadam" and v["train.lr"] == 0.002 for v in acoustic)

@@ -12,9 +12,10 @@ Training, as the paper (§III-C) has it and where the public Keras code differs:
   **acoustic+text** network with **RMSprop** ("since this optimizer gave better results than the
   previous Adam optimizer").  The registry's default is RMSprop (Keras defaults: PyTorch
   ``lr=1e-3, alpha=0.9, eps=1e-7``), the fusion network's; rows with ``model.modalities="audio"``
-  should set ``train.optimizer="nadam"`` as the paper does (Keras' Nadam: ``eps=1e-7``, momentum
-  decay 0.004, which the trainer uses; Keras' default lr is 2e-3).  The paper names no optimiser
-  for the text-only network.
+  should set ``train.optimizer="nadam"`` and ``train.lr=0.002`` as the paper does (Keras 2's Nadam
+  defaults, the paper's "Keras toolkit with TensorFlow backend": lr 0.002, ``eps=1e-7``, momentum
+  decay 0.004, which the trainer uses; tf.keras' default lr is 0.001): ``sweeps/ccc_weights.py``
+  does.  The paper names no optimiser for the text-only network.
 * CCC loss weights (Eq. 4): α=0.7, β=0.2 (V, A; D 0.1) for the text-only and fusion networks,
   α=0.1, β=0.4 (V 0.1, A 0.4, D 0.5) for acoustic only; the code's ``ser_multi.py`` uses
   V 0.1, A 0.5, D 0.4 (DIFF).  Set with ``train.loss_weights``.

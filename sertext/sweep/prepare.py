@@ -134,15 +134,25 @@ def check_inputs(trials: list[Trial], cache_dir: str) -> list[TrialTable]:
 
 
 def prepare_inputs(trials: list[Trial], tables: list[TrialTable], cache_dir: str, progress: bool = True, *,
-                   on_cluster: bool = False, gpu_share: float = 0.0) -> tuple[dict, dict]:
+                   on_cluster: bool = False, gpu_share: float = 0.0) -> tuple[dict, dict, dict]:
     """Everything before the first trial, once :func:`check_inputs` passed and gave ``tables``: speech
     is recognised where the trials ask for it, then every feature is extracted into the cache.
-    Returns how each corpus' text was made (:func:`transcript_summary`) and what each corpus'
-    utterances hold (:func:`corpus_descriptions`)."""
+    Returns how each corpus' text was made (:func:`transcript_summary`), what each corpus'
+    utterances hold (:func:`corpus_descriptions`) and the size of each fold (:func:`fold_sizes`)."""
     transcribe(tables, cache_dir, progress, on_cluster=on_cluster, gpu_share=gpu_share)
     tables = trial_tables(trials, cache_dir)
     precompute_features(trials, cache_dir, progress, on_cluster=on_cluster, gpu_share=gpu_share, tables=tables)
-    return transcript_summary(tables), corpus_descriptions(tables)
+    return transcript_summary(tables), corpus_descriptions(tables), fold_sizes(tables)
+
+
+def fold_sizes(tables: list[TrialTable]) -> dict:
+    """``{fold: {"train": n, "dev": n, "test": n}}`` of the protocol's folds on the first main table
+    (the utterances of the sweep's first data setting): what the fold-aware tests correct for."""
+    from sertext.data import make_folds
+
+    main = next(one for one in tables if one.role == "main")
+    return {fold.name: {"train": len(fold.train), "dev": len(fold.dev), "test": len(fold.test)}
+            for fold in make_folds(main.table, main.config.data.protocol)}
 
 
 def corpus_descriptions(tables: list[TrialTable]) -> dict:

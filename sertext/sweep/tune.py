@@ -93,8 +93,8 @@ def run_sweep(sweep: SweepConfig, settings: RunSettings | None = None) -> pd.Dat
     tables = check_inputs(trials, cache_dir)  # one line for what would stop it, before Ray starts
     _init_ray()
     resources = trial_resources(settings)
-    transcripts, corpora = prepare_inputs(trials, tables, cache_dir, settings.progress, on_cluster=True,
-                                          gpu_share=resources["gpu"])
+    transcripts, corpora, folds = prepare_inputs(trials, tables, cache_dir, settings.progress, on_cluster=True,
+                                                 gpu_share=resources["gpu"])
     for line in transcript_lines(transcripts):
         print(line)
 
@@ -107,7 +107,7 @@ def run_sweep(sweep: SweepConfig, settings: RunSettings | None = None) -> pd.Dat
     experiment_id = tracking.prepare_experiment(tracking_uri, sweep.name)
     parent_run_id = open_parent_run(sweep, settings, tracking_uri, experiment_id, experiment_dir)
     record.write_sweep_record(tracking_uri, parent_run_id, record.SweepRecord(
-        sweep, corpus.root, corpus.folds, corpus.dialogue_acts, corpus.cross_root, transcripts, corpora))
+        sweep, corpus.root, corpus.folds, corpus.dialogue_acts, corpus.cross_root, transcripts, corpora, folds))
     stale = tracking.mark_stale_runs_killed(tracking_uri, experiment_id, parent_run_id)
     if stale:
         print(f"marked {stale} run(s) left RUNNING by an earlier launch as KILLED")
