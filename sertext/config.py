@@ -13,8 +13,9 @@ import difflib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from sertext.data.protocols import PROTOCOLS
+from sertext.data.protocols import DEV_FRACTION, HELD_OUT_DEV, PROTOCOLS
 from sertext.models.registry import ARCHITECTURES as REGISTRY
+from sertext.models.registry import SELECTIONS
 
 TASKS = ("categorical", "dimensional")
 DIMENSIONS = ("arousal", "valence", "dominance")
@@ -57,10 +58,21 @@ class DataConfig:
     # dimensional labels outside the corpus' scale (IEMOCAP 1-5 has 0.5 and 5.5): "scale" clips them to
     # it as Atmaja & Akagi do, "none" keeps them; None: the architecture's paper's (registry clip_labels)
     clip_labels: str | None = None
+    # share of the training sessions' utterances held out as dev by the protocols that have no natural
+    # dev set (HELD_OUT_DEV: iemocap-loso-session, iemocap-holdout), in [0, 1); 0: no dev set, every
+    # training-session utterance trains; None: 0 where the trial evaluates its last model
+    # (train.selection "last", Makiuchi et al.'s protocol), else 0.2 (see TrialConfig.resolved)
+    dev_fraction: float | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.dev_fraction is not None:
+            if self.protocol not in HELD_OUT_DEV:
+                raise ValueError(f"dev_fraction applies to the protocols without a natural dev set {HELD_OUT_DEV}; "
+                                 f"{self.protocol!r} has its own")
+            if not 0 <= self.dev_fraction < 1:
+                raise ValueError(f"dev_fraction must be in [0, 1) (0: no dev set), got {self.dev_fraction}")
         if self.clip_labels not in (None, *LABEL_CLIPPING):
             raise ValueError(f"clip_labels must be one of {LABEL_CLIPPING}, got {self.clip_labels!r}")
         if self.cross_corpus is not None and not self.cross_root:
@@ -122,10 +134,16 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation.  ``None`` means the paper's value for the architecture (see ``resolved``)."""
+    """Optimisation.  ``None`` means the paper's value for the architecture (see ``resolved``).
+
+    The budget is ``epochs`` (passes over the training utterances) or ``iterations`` (optimiser steps,
+    the last epoch cut short where the budget ends); give at most one, or neither for the paper's.
+    """
 
     seed: int = 0
     epochs: int | None = None  # the paper's (sertext.models.registry): CNN14 family 60, text 4, …
+    iterations: int | None = None  # … or its steps: Makiuchi et al.'s speech model 1,000,000, text CNN 412,800
+    selection: str | None = None  # "dev" (best dev epoch) or "last" (the last model: Makiuchi et al.); None: paper's
     batch_size: int | None = None  # CNN14 family 64, text 32, …
     lr: float | None = None  # CNN14 family 0.01 (SGD, Nesterov 0.9), text 2e-5 (BERT Adam), …
     optimizer: str | None = None  # one of OPTIMISERS; None: the paper's for the architecture
@@ -161,7 +179,12 @@ class TrainConfig:
                 raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
         if self.grad_clip is not None and self.grad_clip < 0:
             raise ValueError(f"grad_clip must be positive (or 0: no clipping), got {self.grad_clip}")
-        for name in ("epochs", "batch_size", "schedule_steps"):
+        if self.epochs is not None and self.iterations is not None:
+            raise ValueError(f"train.epochs ({self.epochs}) and train.iterations ({self.iterations}) are both "
+                             "budgets: give one (neither: the paper's)")
+        if self.selection not in (None, *SELECTIONS):
+            raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
+        for name in ("epochs", "iterations", "batch_size", "schedule_steps"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
@@ -191,6 +214,9 @@ class TrialConfig:
         if self.loss == "ccc" and len(self.train.loss_weights) != len(self.data.targets):
             raise ValueError(f"loss_weights {self.train.loss_weights} need one weight per target "
                              f"{self.data.targets}")
+        if self.train.selection == "dev" and self.data.dev_fraction == 0:
+            raise ValueError("selection 'dev' needs a dev set, and data.dev_fraction 0 holds none out: set "
+                             "train.selection='last' or a data.dev_fraction above 0")
 
     @property
     def loss(self) -> str:
@@ -203,17 +229,28 @@ class TrialConfig:
 
     def resolved(self) -> TrialConfig:
         """A copy with every ``None`` default replaced by the architecture's paper's value
-        (:mod:`sertext.models.registry`); a resolved ``train.grad_clip`` of ``None`` means no clipping."""
+        (:mod:`sertext.models.registry`); a resolved ``train.grad_clip`` of ``None`` means no clipping.
+
+        The budget: an explicit ``train.epochs`` or ``train.iterations`` replaces the paper's whole
+        (explicit epochs on a family whose paper counts iterations train that many epochs, and the
+        reverse); with neither, the paper's, in its unit.  Exactly one of the two is set after.
+        ``data.dev_fraction`` (protocols without a natural dev set): 0 where the resolved selection
+        is "last" (the last model needs no dev set, so every training-session utterance trains),
+        else 0.2.  Raises ``ValueError`` where the result selects on dev without a dev set.
+        """
         arch = REGISTRY[self.model.arch]
         paper = arch.training
-        defaults = {"optimizer": paper.optimizer, "epochs": paper.epochs, "batch_size": paper.batch_size,
+        defaults = {"optimizer": paper.optimizer, "batch_size": paper.batch_size, "selection": paper.selection,
                     "lr": paper.lr, "betas": paper.betas, "class_weights": paper.class_weights,
                     "grad_clip": paper.grad_clip, "loss": self.loss}
+        if self.train.epochs is None and self.train.iterations is None:
+            defaults.update(epochs=paper.epochs, iterations=paper.iterations)
         train = dataclasses.replace(self.train, **{
             k: v for k, v in defaults.items() if getattr(self.train, k) is None})
-        data = self.data if self.data.clip_labels is not None else \
-            dataclasses.replace(self.data, clip_labels=arch.clip_labels)
-        return dataclasses.replace(self, data=data, train=train)
+        data = {"clip_labels": self.data.clip_labels or arch.clip_labels, "dev_fraction": self.data.dev_fraction}
+        if data["dev_fraction"] is None and self.data.protocol in HELD_OUT_DEV:
+            data["dev_fraction"] = 0.0 if train.selection == "last" else DEV_FRACTION
+        return dataclasses.replace(self, data=dataclasses.replace(self.data, **data), train=train)
 
     def to_dict(self) -> dict:
         """Flat ``{"section.key": value}`` (tuples as lists), as logged to MLflow."""
@@ -252,6 +289,8 @@ class TrialConfig:
 
 # Names other tools use for a field, where the spelling is too far off for difflib to suggest it.
 _KEY_SYNONYMS = {"learning_rate": "lr", "num_epochs": "epochs", "max_epochs": "epochs", "n_epochs": "epochs",
+                 "max_steps": "iterations", "num_steps": "iterations", "steps": "iterations",
+                 "validation_split": "dev_fraction", "val_fraction": "dev_fraction",
                  "bs": "batch_size", "architecture": "arch", "wd": "weight_decay", "warmup_ratio": "warmup_fraction",
                  "max_grad_norm": "grad_clip", "clip_grad_norm": "grad_clip", "class_weight": "class_weights"}
 

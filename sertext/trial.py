@@ -1,4 +1,4 @@
-"""One trial: config → fit on a fold → best epoch on dev → dev and test predictions.
+"""One trial: config → fit on a fold for a budget → the selected model → dev and test predictions.
 
 A trial is a pure function of its config and knows nothing of Ray or MLflow: per-epoch metrics go
 to an optional ``reporter(epoch, metrics)`` callback (the sweep passes one that reports to Ray
@@ -10,8 +10,16 @@ config by ``TrialConfig.resolved``): optimiser, Adam betas, learning rate, batch
 weights of the cross-entropy, gradient clipping, and the clipping of dimensional labels to the
 corpus' scale.  The CNN14 family (the multistage-conditioning paper): SGD with Nesterov momentum
 0.9, lr 0.01, batch 64, 60 epochs, random 5 s crops for training and full utterances for
-evaluation, cross-entropy weighted by inverse class frequency.  Every trial keeps the best dev
-epoch (UAR, or mean CCC for dimensional tasks).  On a GPU, mixed precision is used.
+evaluation, cross-entropy weighted by inverse class frequency.  On a GPU, mixed precision is used.
+
+The budget is ``train.epochs`` or ``train.iterations`` (optimiser steps: the trial runs
+ceil(iterations / steps per epoch) epochs and stops the last one when the budget is spent, so
+exactly that many steps).  ``train.selection`` picks the model evaluated: ``"dev"`` keeps the best
+dev epoch (UAR, or mean CCC for dimensional tasks), as most papers; ``"last"`` the model at the end
+of the budget.  Makiuchi et al. (crossrep, crossrep-mel, textcnn; their §5) train each
+leave-one-session-out fold on all four training sessions, 1,000,000 iterations at batch 2 (speech)
+or 412,800 at batch 4 (text), and evaluate the last model, with no dev set: their default here
+(``data.dev_fraction`` 0), so such a trial reports no ``dev/…`` metrics and no dev predictions.
 """
 
 from __future__ import annotations
@@ -57,12 +65,15 @@ class TrialResult:
     """What a trial returns.
 
     Attributes:
-        metrics: ``{"{split}/{metric}": value}`` for dev and test at the best epoch (and ``cross``,
-            the whole other corpus, when the config names a cross-corpus evaluation).
+        metrics: ``{"{split}/{metric}": value}`` for dev and test of the selected model (and
+            ``cross``, the whole other corpus, when the config names a cross-corpus evaluation);
+            no ``dev/…`` keys where the fold has no dev set (``data.dev_fraction`` 0).  Plus
+            ``probe/…`` (models with bottleneck codes) and ``semantic/…`` (a fold's semantic space).
         predictions: ``{"dev": table, "test": table[, "cross": table]}``, one row per utterance,
-            with its speaker, gender, mode and dialogue act where the corpus has them.
-        best_epoch: the epoch (0-based) selected on dev.
-        history: per-epoch ``{"epoch", "train/loss", "dev/..."}`` dicts.
+            with its speaker, gender, mode and dialogue act where the corpus has them; no ``"dev"``
+            key where the fold has no dev set.
+        best_epoch: the epoch (0-based) evaluated: the best on dev, or the last (``selection="last"``).
+        history: per-epoch ``{"epoch", "train/loss", "dev/..."}`` dicts (``dev/…`` only with a dev set).
         config: the resolved config that ran.
     """
 
@@ -96,18 +107,18 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
     _seed_everything(config.train.seed)  # again: extracting features (or finding them cached) may draw numbers
     fit = _new_fit(config, classes, splits, device)
     model, optimizer, scheduler, generator = fit.model, fit.optimizer, fit.scheduler, fit.generator
+    budget = training_budget(config, len(splits["train"].ids))
 
     state = _load_checkpoint(config, model, optimizer, scheduler, generator)
-    for epoch in range(state["epoch"], config.train.epochs):
-        train_loss = _train_epoch(fit, splits["train"], config)
+    for epoch in range(state["epoch"], budget.epochs):
+        train_loss = _train_epoch(fit, splits["train"], config, steps=budget.steps_in(epoch))
         if config.train.bn_recalibration:
             _recalibrate_batch_norm(model, splits["train"], config, generator, device)
-        dev_outputs = scale.restored(_predict(model, splits["dev"], config, device))
-        scores = _score(dev_outputs, splits["dev"], config, classes)[0]
-        selection = _selection_score(scores, config)
-        if state["best_score"] is None or selection > state["best_score"]:
-            state.update(best_score=selection, best_epoch=epoch, best_model=_copy_state(model),
-                         best_dev_outputs=torch.from_numpy(dev_outputs))
+        scores, dev_outputs = {}, None
+        if "dev" in splits:
+            dev_outputs = scale.restored(_predict(model, splits["dev"], config, device))
+            scores = _score(dev_outputs, splits["dev"], config, classes)[0]
+        _select(state, epoch, scores, dev_outputs, model, config)
         record = {"epoch": epoch, "train/loss": train_loss, **{f"dev/{k}": v for k, v in scores.items()}}
         state["history"].append(record)
         state["epoch"] = epoch + 1
@@ -115,7 +126,8 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
         if reporter is not None:
             reporter(epoch, record)
 
-    model.load_state_dict(state["best_model"])
+    if state["best_model"] is not None:  # dev selection; "last" evaluates the model as training left it
+        model.load_state_dict(state["best_model"])
     results, predictions = dict(feature_metrics), {}
     for split in [s for s in ("dev", "test", "cross") if s in splits]:
         if split == "dev":  # the best epoch's outputs: the best model would only compute them again
@@ -124,8 +136,8 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
             outputs = scale.restored(_predict(model, splits[split], config, device))
         scores, predictions[split] = _score(outputs, splits[split], config, classes)
         results.update({f"{split}/{k}": v for k, v in scores.items()})
-    if hasattr(model, "codes"):
-        results.update(_speaker_probe(model, [splits["train"], splits["dev"]], config, device))
+    if hasattr(model, "codes"):  # the fold's training and dev utterances (no dev set: all the training sessions')
+        results.update(_speaker_probe(model, [splits[s] for s in ("train", "dev") if s in splits], config, device))
     return TrialResult(results, predictions, state["best_epoch"], state["history"], config)
 
 
@@ -179,7 +191,10 @@ def fold_training(config: TrialConfig, *, recognise: bool = True) -> pd.DataFram
 
 
 def _fold(table: pd.DataFrame, config: TrialConfig):
-    folds = {f.name: f for f in make_folds(table, config.data.protocol)}
+    """The trial's fold, with the dev set its (resolved) ``data.dev_fraction`` holds out."""
+    fraction = config.resolved().data.dev_fraction
+    folds = {f.name: f for f in make_folds(table, config.data.protocol,
+                                           **({} if fraction is None else {"dev_fraction": fraction}))}
     if config.data.fold not in folds:
         raise ValueError(f"fold {config.data.fold!r} is not in protocol {config.data.protocol}; "
                          f"folds: {sorted(folds)}")
@@ -188,13 +203,15 @@ def _fold(table: pd.DataFrame, config: TrialConfig):
 
 def _prepare_splits(table: pd.DataFrame, config: TrialConfig, progress: bool) -> tuple[dict, dict]:
     """The fold's train, dev and test splits (and the cross-corpus one), and the metrics its
-    features report of themselves."""
+    features report of themselves.  No ``"dev"`` split where the config holds no dev set out
+    (``data.dev_fraction`` 0); an empty one elsewhere is an error."""
     fold = _fold(table, config)
     used = table[table["utt_id"].isin(set(fold.train + fold.dev + fold.test))]
     extractors = feature_extractors(config, used[used["utt_id"].isin(set(fold.train))], progress=progress)
     features = _split_features(used, config, extractors, progress)
+    parts = [("train", fold.train), ("dev", fold.dev), ("test", fold.test)]
     splits = {name: _split(used, features, ids, config, f"fold {fold.name} has no {name} utterances")
-              for name, ids in (("train", fold.train), ("dev", fold.dev), ("test", fold.test))}
+              for name, ids in parts if name != "dev" or config.data.dev_fraction != 0}
     if config.data.cross_corpus:
         cross, _ = task_table(config, cross=True, progress=progress)
         splits["cross"] = _split(cross, _split_features(cross, config, extractors, progress), list(cross["utt_id"]),
@@ -411,7 +428,7 @@ def _optimiser(model: torch.nn.Module, config: TrialConfig, steps_per_epoch: int
     # fused: one kernel for all 22M+ parameters, 6x faster than the loop on CPU (also on CUDA)
     optimizer = torch.optim.AdamW(parameters, lr=train.lr, betas=train.betas, eps=1e-6,
                                   weight_decay=train.weight_decay, fused=True)
-    total = max(1, steps_per_epoch * train.epochs)
+    total = max(1, train.iterations or steps_per_epoch * train.epochs)
     warmup = max(1, int(round(train.warmup_fraction * total)))
     schedule = lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))  # noqa: E731
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
@@ -463,7 +480,7 @@ class _Fit:
 def _new_fit(config: TrialConfig, classes: list, splits: dict, device: torch.device) -> _Fit:
     """The model, optimiser, loss and random generator a trial trains with."""
     model = _build_model(config, classes, splits).to(device)
-    steps_per_epoch = -(-len(splits["train"].ids) // config.train.batch_size)
+    steps_per_epoch = len(_training_batches(list(range(len(splits["train"].ids))), config.train.batch_size))
     optimizer, scheduler = _optimiser(model, config, steps_per_epoch)
     return _Fit(model, optimizer, scheduler, _loss(config, splits["train"].targets, len(classes), device),
                 torch.Generator().manual_seed(config.train.seed),
@@ -502,17 +519,57 @@ def training_step_seconds(config: TrialConfig | dict, *, steps: int = 2) -> tupl
     return (time.perf_counter() - started) / steps, len(training), str(device)
 
 
-def _train_epoch(fit: _Fit, split: _Split, config: TrialConfig) -> float:
-    """One pass over the training utterances in a random order, in batches; the mean loss."""
+@dataclass(frozen=True)
+class Budget:
+    """How long a trial trains: ``epochs`` passes over the training utterances of ``steps_per_epoch``
+    optimiser steps each; with ``iterations`` (a budget in steps) the last pass stops where the budget
+    ends, so the trial takes exactly ``iterations`` steps."""
+
+    epochs: int
+    steps_per_epoch: int
+    iterations: int | None = None
+
+    @property
+    def steps(self) -> int:
+        """The optimiser steps of the whole trial."""
+        return self.epochs * self.steps_per_epoch if self.iterations is None else self.iterations
+
+    def steps_in(self, epoch: int) -> int:
+        """The steps of epoch ``epoch`` (0-based)."""
+        return min(self.steps_per_epoch, self.steps - epoch * self.steps_per_epoch)
+
+
+def training_budget(config: TrialConfig, n_train: int) -> Budget:
+    """The budget of a resolved ``config`` on ``n_train`` training utterances: its epochs, or as many
+    as ``train.iterations`` steps need (what a sweep's time estimate multiplies).
+
+    Raises:
+        ValueError: the batches train no step (batches of one utterance, which are left out).
+    """
+    steps = len(_training_batches(list(range(n_train)), config.train.batch_size))
+    if steps == 0:
+        raise ValueError(f"{n_train} training utterances in batches of {config.train.batch_size} give no training "
+                         "step: BatchNorm cannot train on a batch of one, so such batches are left out")
+    iterations = config.train.iterations
+    return Budget(config.train.epochs if iterations is None else -(-iterations // steps), steps, iterations)
+
+
+def _training_batches(order: list, batch_size: int) -> list[list]:
+    """``order`` cut into consecutive batches of ``batch_size``, less a batch of one utterance
+    (BatchNorm cannot train on it) unless that is all there is."""
+    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    return [batch for batch in batches if len(batch) >= 2 or len(order) == 1]
+
+
+def _train_epoch(fit: _Fit, split: _Split, config: TrialConfig, steps: int | None = None) -> float:
+    """One pass over the training utterances in a random order, in batches, stopped after ``steps``
+    optimiser steps if given (the end of a budget in iterations); the mean loss."""
     model, optimizer, generator, device = fit.model, fit.optimizer, fit.generator, fit.device
     model.train()
     order = torch.randperm(len(split.ids), generator=generator).tolist()
     amp = _amp_dtype(config, device)
     total, count = 0.0, 0
-    for start in range(0, len(order), config.train.batch_size):
-        index = order[start:start + config.train.batch_size]
-        if len(index) < 2 and len(order) > 1:
-            continue  # BatchNorm cannot train on a batch of one
+    for index in _training_batches(order, config.train.batch_size)[:steps]:
         inputs = _batch_inputs(split, index, config, model, device, generator)
         truth = torch.from_numpy(split.targets[index]).to(device)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
@@ -621,7 +678,9 @@ def _score(outputs: np.ndarray, split: _Split, config: TrialConfig, classes: lis
 def _speaker_probe(model, splits: list, config: TrialConfig, device) -> dict:
     """How much speaker identity a model's bottleneck codes keep (the cross-representation paper's
     Table 3, §6.2): a speaker classifier trained on the codes of a random 80 % of every speaker's
-    utterances (the fold's training and dev speakers) and scored on the other 20 %.
+    utterances (those of ``splits``: the fold's training and dev utterances, so on a
+    leave-one-session-out fold, with or without a dev set, every utterance of the four training
+    sessions, as the paper's folds) and scored on the other 20 %.
 
     ``model.probe="mlp"`` (default) is the paper's: "4-linear-layer (with … 2048, 1024, 1024, and 8
     neurons) classifiers", one output per speaker, trained on a cross-entropy loss with Adam at lr
@@ -716,6 +775,20 @@ def _mlp_probe(codes: list, speakers: np.ndarray, held_out: np.ndarray, config: 
     return np.array([names[int(p.argmax())] for p in posteriors])
 
 
+def _select(state: dict, epoch: int, scores: dict, dev_outputs: np.ndarray | None, model,
+            config: TrialConfig) -> None:
+    """Record in ``state`` the epoch the trial will evaluate: with ``train.selection="dev"`` the best
+    so far on the dev metric (and a copy of its weights), with ``"last"`` each epoch in turn (the
+    weights are the model's own at the end: no copy)."""
+    dev = None if dev_outputs is None else torch.from_numpy(dev_outputs)
+    if config.train.selection == "last":
+        state.update(best_epoch=epoch, best_dev_outputs=dev)
+        return
+    score = _selection_score(scores, config)
+    if state["best_score"] is None or score > state["best_score"]:
+        state.update(best_score=score, best_epoch=epoch, best_model=_copy_state(model), best_dev_outputs=dev)
+
+
 def _selection_score(scores: dict, config: TrialConfig) -> float:
     value = scores["uar"] if config.data.task == "categorical" else scores["ccc"]
     return float(value) if np.isfinite(value) else float("-inf")
@@ -745,7 +818,8 @@ def _identity(config: TrialConfig) -> dict:
 
 def _load_checkpoint(config: TrialConfig, model, optimizer, scheduler, generator) -> dict:
     """The training state to start from: fresh, or restored from ``checkpoint_dir``."""
-    fresh = {"epoch": 0, "best_score": None, "best_epoch": -1, "best_model": _copy_state(model),
+    best_model = _copy_state(model) if config.train.selection == "dev" else None  # "last": the model itself
+    fresh = {"epoch": 0, "best_score": None, "best_epoch": -1, "best_model": best_model,
              "best_dev_outputs": None, "history": []}
     if not config.checkpoint_dir:
         return fresh

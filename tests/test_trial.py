@@ -154,6 +154,126 @@ def test_interrupted_trial_resumes_to_the_same_end(tiny_demo_root, tmp_path):
             "train.epochs": 5, "checkpoint_dir": str(tmp_path / "checkpoint")}))
 
 
+# --- budgets and model selection ----------------------------------------------------------------
+def _session_fold(root, cache, arch, **overrides):
+    """A leave-one-session-out trial on fold Session1: 37 training utterances, so 9 steps of 4 per
+    epoch (the last utterance, a batch of one, left out)."""
+    return _config(root, cache, **{"model.arch": arch, "data.protocol": "iemocap-loso-session",
+                                   "data.fold": "Session1", "train.epochs": None, "train.batch_size": 4,
+                                   "model.probe": "linear", **overrides})
+
+
+@pytest.fixture
+def optimiser_steps():
+    """The optimisers stepped while the test runs, one ``id`` per step (the trial's first)."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    steps = []
+    handle = register_optimizer_step_post_hook(lambda optimizer, args, kwargs: steps.append(id(optimizer)))
+    yield steps
+    handle.remove()
+
+
+def _spy(monkeypatch, name: str, record):
+    """Wrap ``sertext.trial.<name>``: ``record(args, result)`` sees each call."""
+    from sertext import trial
+
+    original = getattr(trial, name)
+
+    def spied(*args, **kwargs):
+        result = original(*args, **kwargs)
+        record(args, result)
+        return result
+
+    monkeypatch.setattr(trial, name, spied)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["crossrep-mel", "textcnn"])
+def test_makiuchi_folds_train_a_fixed_number_of_steps_on_all_training_sessions_and_evaluate_the_last_model(
+        tiny_demo_root, tmp_path_factory, monkeypatch, optimiser_steps, arch):
+    """Makiuchi et al. §5: no dev set, every utterance of the four training sessions trains for a
+    budget in iterations (13: an epoch of 9 steps and 4 of the next), the last model is evaluated;
+    the speaker probe reads every training utterance (80 % of each speaker's train it, §6.2)."""
+    from sertext.trial import task_table
+
+    splits, probed = {}, []
+    _spy(monkeypatch, "_prepare_splits", lambda args, result: splits.update(
+        {name: split.ids for name, split in result[0].items()}))
+    _spy(monkeypatch, "_speaker_probe", lambda args, result: probed.extend(u for s in args[1] for u in s.ids))
+    cache = tmp_path_factory.getbasetemp() / "feature-cache"
+    result = run_trial(_session_fold(tiny_demo_root, cache, arch, **{"train.iterations": 13}))
+    assert (result.config.train.selection, result.config.data.dev_fraction) == ("last", 0.0)
+    table, _ = task_table(result.config)
+    assert set(splits) == {"train", "test"}
+    assert splits["train"] == table.loc[table["session"] != 1, "utt_id"].tolist() and len(splits["train"]) == 37
+    assert len(optimiser_steps) == optimiser_steps.count(optimiser_steps[0]) == 13
+    assert [set(record) for record in result.history] == [{"epoch", "train/loss"}] * 2
+    assert result.best_epoch == len(result.history) - 1 == 1
+    assert list(result.predictions) == ["test"]
+    probe = {"probe/speaker_uar", "probe/speaker_wa", "probe/speakers"} if arch == "crossrep-mel" else set()
+    assert set(result.metrics) == {"test/uar", "test/wa", "test/f1_macro"} | probe
+    if probe:
+        assert probed == splits["train"] and result.metrics["probe/speakers"] == 8
+
+
+@pytest.mark.slow
+def test_dev_selection_holds_a_hashed_fifth_out_and_keeps_the_best_dev_epoch(
+        tiny_demo_root, tmp_path_factory, monkeypatch):
+    """The dev-selected variant of a Makiuchi family (``train.selection="dev"``): the fold as before,
+    20 % of the training utterances held out by hash, the best dev epoch evaluated."""
+    from sertext.data import make_folds
+    from sertext.trial import task_table
+
+    splits = {}
+    _spy(monkeypatch, "_prepare_splits", lambda args, result: splits.update(
+        {name: split.ids for name, split in result[0].items()}))
+    cache = tmp_path_factory.getbasetemp() / "feature-cache"
+    settings = {"train.epochs": 6, "train.lr": 1e-2, "train.seed": 1}
+    result = run_trial(_session_fold(tiny_demo_root, cache, "textcnn", **{"train.selection": "dev", **settings}))
+    assert result.config.data.dev_fraction == 0.2
+    table, _ = task_table(result.config)
+    fold = next(f for f in make_folds(table, "iemocap-loso-session") if f.name == "Session1")
+    assert fold.dev and (splits["train"], splits["dev"]) == (fold.train, fold.dev)
+    scores = [record["dev/uar"] for record in result.history]
+    assert len(set(scores)) > 1  # (a curve to select on)
+    assert result.best_epoch == scores.index(max(scores)) and result.metrics["dev/uar"] == max(scores)
+    assert set(result.predictions) == {"dev", "test"} and result.predictions["dev"]["utt_id"].tolist() == fold.dev
+    assert {key.split("/")[0] for key in result.metrics} == {"dev", "test"}
+    # the same training with the last model evaluated (dev curves kept): only the selection differs
+    last = run_trial(_session_fold(tiny_demo_root, cache, "textcnn", **{"data.dev_fraction": 0.2, **settings}))
+    assert last.history == result.history and last.best_epoch == 5
+    assert last.metrics["dev/uar"] == scores[-1]
+    assert last.predictions["test"].equals(result.predictions["test"]) == (result.best_epoch == 5)
+
+
+@pytest.mark.slow
+def test_an_interrupted_iteration_budget_resumes_to_the_same_end(tiny_demo_root, tmp_path_factory, tmp_path,
+                                                                  optimiser_steps):
+    cache = tmp_path_factory.getbasetemp() / "feature-cache"
+
+    def config(**more):
+        return _session_fold(tiny_demo_root, cache, "textcnn", **{"train.iterations": 22, **more})
+
+    uninterrupted = run_trial(config())
+    assert len(optimiser_steps) == 22 and len(uninterrupted.history) == 3  # 9 + 9 + 4 steps
+
+    def stop_after_second_epoch(epoch, metrics):
+        if epoch == 1:
+            raise Interrupt
+
+    resumable = config(checkpoint_dir=str(tmp_path / "checkpoint"))
+    with pytest.raises(Interrupt):
+        run_trial(resumable, reporter=stop_after_second_epoch)
+    optimiser_steps.clear()
+    seen = []
+    resumed = run_trial(resumable, reporter=lambda epoch, metrics: seen.append(epoch))
+    assert seen == [2] and len(optimiser_steps) == 4
+    assert resumed.metrics == uninterrupted.metrics and resumed.history == uninterrupted.history
+    assert resumed.best_epoch == uninterrupted.best_epoch == 2
+    assert resumed.predictions["test"].equals(uninterrupted.predictions["test"])
+
+
 def test_config_errors_are_clear(iemocap_root, tmp_path):
     with pytest.raises(ValueError, match="unknown train config key"):
         TrialConfig.from_dict({"train.learning_rate": 0.1})
@@ -470,6 +590,46 @@ def test_gradient_norm_is_clipped_where_the_paper_clips(one_thread):
     assert len(clipped) == len(free) == 2
     assert all(n > 5.0 for n in free)
     assert all(n == pytest.approx(5.0, rel=1e-4) for n in clipped)
+
+
+def test_a_training_pass_stops_at_the_end_of_the_budget(one_thread):
+    from sertext.trial import _train_epoch
+
+    norms = []
+    _train_epoch(*_clipping_fit(0.0, norms), steps=1)
+    assert len(norms) == 1
+
+
+def test_an_iteration_budget_counts_exact_steps_and_leaves_out_batches_of_one():
+    from sertext.trial import Budget, _training_batches, training_budget
+
+    assert _training_batches(list(range(5)), 2) == [[0, 1], [2, 3]]  # BatchNorm cannot train on one …
+    assert _training_batches([7], 4) == [[7]]  # … unless it is all there is
+    budget = training_budget(_resolved("textcnn", **{"train.batch_size": 4, "train.iterations": 13}), 37)
+    assert budget == Budget(epochs=2, steps_per_epoch=9, iterations=13) and budget.steps == 13
+    assert [budget.steps_in(epoch) for epoch in range(budget.epochs)] == [9, 4]
+    assert training_budget(_resolved("textcnn", **{"train.batch_size": 4, "train.iterations": 18}), 37).epochs == 2
+    paper = training_budget(_resolved("crossrep-mel"), 4400)  # §5: 1,000,000 steps of 2 utterances
+    assert (paper.epochs, paper.steps, paper.steps_in(paper.epochs - 1)) == (455, 1_000_000, 1200)
+    epochs = training_budget(_resolved("cnn14", **{"train.batch_size": 4, "train.epochs": 3}), 37)
+    assert (epochs.steps, [epochs.steps_in(epoch) for epoch in range(epochs.epochs)]) == (27, [9, 9, 9])
+    with pytest.raises(ValueError, match="give no training step"):
+        training_budget(_resolved("textcnn", **{"train.batch_size": 1}), 37)
+
+
+def test_adamws_linear_decay_ends_at_an_iteration_budget():
+    import torch
+
+    from sertext.trial import _optimiser
+
+    config = _resolved("text", **{"train.optimizer": "adamw", "train.iterations": 10})
+    optimizer, schedule = _optimiser(torch.nn.Linear(3, 2), config, steps_per_epoch=3)
+    rates = []
+    for _ in range(10):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[-1] > 0 and optimizer.param_groups[0]["lr"] == 0.0
 
 
 def test_atmaja_clips_dimensional_labels_to_the_corpus_scale(iemocap_root):

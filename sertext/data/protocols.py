@@ -12,6 +12,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 PROTOCOLS = ("iemocap-loso", "iemocap-loso-session", "iemocap-holdout", "msp-official")
+# protocols whose dev set is held out of the training sessions (``dev_fraction``); the others have a
+# natural one (iemocap-loso: the test speaker's session partner; msp-official: Development)
+HELD_OUT_DEV = ("iemocap-loso-session", "iemocap-holdout")
+DEV_FRACTION = 0.2  # their default share of the training utterances held out as dev
 DEV_SPLITS = ("Development", "Validation")
 
 
@@ -25,15 +29,17 @@ class Fold:
     test: list
 
 
-def make_folds(table: pd.DataFrame, protocol: str, *, dev_fraction: float = 0.2) -> list[Fold]:
+def make_folds(table: pd.DataFrame, protocol: str, *, dev_fraction: float = DEV_FRACTION) -> list[Fold]:
     """Split ``table`` into the folds of ``protocol``.
 
     Protocols:
         ``iemocap-loso``: 10 folds (Triantafyllopoulos et al.); test = one speaker, dev = the other
         speaker of the same session, train = the other four sessions.
         ``iemocap-loso-session``: 5 folds (Makiuchi et al.); test = one session, train = the other
-        four; the paper names no dev set, so dev is ``dev_fraction`` of each training speaker's
-        utterances, picked by a hash of the utterance id (stable, independent of table order).
+        four.  The paper has no dev set (it evaluates the last model); by default dev is
+        ``dev_fraction`` of each training speaker's utterances, picked by a hash of the utterance id
+        (stable, independent of table order), and ``dev_fraction=0`` gives the paper's fold: no dev
+        utterances, every training-session utterance trains.
         ``iemocap-holdout``: 1 fold (Atmaja & Akagi); train = sessions 1–4, test = session 5, dev =
         ``dev_fraction`` of the training utterances (the paper's 20 % validation split), as above.
         ``msp-official``: 1 fold; Train / Development (or Validation) / Test1.
@@ -42,7 +48,8 @@ def make_folds(table: pd.DataFrame, protocol: str, *, dev_fraction: float = 0.2)
         table: the utterance table (usually after a label scheme such as ``four_class``).
         protocol: one of :data:`PROTOCOLS`.
         dev_fraction: share of training utterances held out as dev where the protocol has no
-            natural dev set.
+            natural dev set (:data:`HELD_OUT_DEV`), in [0, 1); 0: none (an empty ``dev`` list).
+            The other protocols ignore it.
 
     Raises:
         ValueError: for an unknown protocol, or a table that lacks what the protocol needs.
@@ -119,8 +126,8 @@ def _in_dev(utt_id: str, fraction: float) -> bool:
 
 
 def _hashed_dev(name: str, table: pd.DataFrame, train_mask, test_mask, fraction: float) -> Fold:
-    if not 0 < fraction < 1:
-        raise ValueError(f"dev_fraction must be in (0, 1), got {fraction}")
+    if not 0 <= fraction < 1:
+        raise ValueError(f"dev_fraction must be in [0, 1) (0: no dev set), got {fraction}")
     train_ids = _ids(table, train_mask)
     dev = [u for u in train_ids if _in_dev(u, fraction)]
     chosen = set(dev)

@@ -86,3 +86,26 @@ def test_across_corpora_msp_podcast_is_tested_on_test1_and_iemocap_whole(msp_roo
     assert cross_corpus_set(iemocap, "iemocap") == list(iemocap["utt_id"])
     with pytest.raises(ValueError, match="Test1 split is empty"):
         cross_corpus_set(msp[msp["split"] != "Test1"], "msp-podcast")
+
+
+@pytest.mark.parametrize("protocol", ["iemocap-loso-session", "iemocap-holdout"])
+def test_dev_fraction_zero_holds_no_dev_out_and_trains_on_every_training_session_utterance(iemocap, protocol):
+    """Makiuchi et al.'s folds: no dev set, all four training sessions train; the test set as before."""
+    held_out = make_folds(iemocap, protocol, dev_fraction=0.5)  # the small fixture: some dev in every fold
+    for held, none in zip(held_out, make_folds(iemocap, protocol, dev_fraction=0), strict=True):
+        assert held.dev and none.dev == []
+        assert none.train == [u for u in iemocap["utt_id"] if u in set(held.train + held.dev)]  # table order
+        assert (none.name, none.test) == (held.name, held.test)
+        assert _sessions(iemocap, none.train) == _sessions(iemocap, held.train + held.dev)
+
+
+def test_dev_fraction_leaves_protocols_with_a_natural_dev_set_as_they_were(iemocap, msp_root):
+    assert make_folds(iemocap, "iemocap-loso", dev_fraction=0) == make_folds(iemocap, "iemocap-loso")
+    msp = load_corpus("msp-podcast", msp_root)
+    assert make_folds(msp, "msp-official", dev_fraction=0) == make_folds(msp, "msp-official")
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0])
+def test_dev_fraction_outside_zero_to_one_is_refused(iemocap, fraction):
+    with pytest.raises(ValueError, match=r"dev_fraction must be in \[0, 1\)"):
+        make_folds(iemocap, "iemocap-loso-session", dev_fraction=fraction)

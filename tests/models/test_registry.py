@@ -17,6 +17,35 @@ def test_makiuchi_trains_with_the_plain_cross_entropy_of_eq_3(arch):
     assert _resolved(arch).train.class_weights == "none"
 
 
+@pytest.mark.parametrize(("arch", "iterations", "batch_size"), [
+    ("crossrep", 1_000_000, 2), ("crossrep-mel", 1_000_000, 2), ("textcnn", 412_800, 4)])
+def test_makiuchi_trains_all_training_sessions_for_the_papers_iterations_and_evaluates_the_last_model(
+        arch, iterations, batch_size):
+    """§5: the speech model 1,000,000 iterations at batch 2, the text CNN 412,800 at batch 4, no dev set."""
+    config = _resolved(arch, **{"data.protocol": "iemocap-loso-session"})
+    assert (config.train.iterations, config.train.epochs, config.train.batch_size) == (iterations, None, batch_size)
+    assert (config.train.selection, config.data.dev_fraction) == ("last", 0.0)
+
+
+@pytest.mark.parametrize(("arch", "epochs"), [
+    ("cnn14", 60), ("sfcnn14", 60), ("mfcnn14", 60), ("text", 4), ("lstmfusion", 50), ("wavfusion", 50)])
+def test_the_other_papers_train_for_epochs_and_keep_the_best_dev_epoch(arch, epochs):
+    config = _resolved(arch, **{"data.protocol": "iemocap-loso-session"})
+    assert (config.train.epochs, config.train.iterations) == (epochs, None)
+    assert (config.train.selection, config.data.dev_fraction) == ("dev", 0.2)
+
+
+def test_a_papers_budget_is_epochs_or_iterations():
+    from sertext.models.registry import Training
+
+    with pytest.raises(ValueError, match="exactly one"):
+        Training("adam", batch_size=2, lr=1e-4)
+    with pytest.raises(ValueError, match="exactly one"):
+        Training("adam", batch_size=2, lr=1e-4, epochs=3, iterations=30)
+    with pytest.raises(ValueError, match="selection must be one of"):
+        Training("adam", batch_size=2, lr=1e-4, epochs=3, selection="best")
+
+
 @pytest.mark.parametrize("arch", ["cnn14", "sfcnn14", "mfcnn14", "text", "lstmfusion", "wavfusion"])
 def test_the_multistage_papers_weighted_cross_entropy_elsewhere(arch):
     """The CNN14 paper weighs by inverse class frequency; Atmaja's and Tzirakis' papers are regression
