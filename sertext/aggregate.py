@@ -24,6 +24,7 @@ import pandas as pd
 from sertext import record, stats, tracking
 from sertext.fusion import fuse_sweep
 from sertext.metrics import f1_per_class, table_metrics
+from sertext.models.registry import ARCHITECTURES
 from sertext.predictions import classes_of, output_column, targets_of, task_of
 
 KEYS = ["arch", "variant", "fold", "seed"]
@@ -41,13 +42,21 @@ def collect_runs(tracking_uri: str, experiment_id: str, parent_run_id: str) -> p
 
 
 def collect_predictions(tracking_uri: str, runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """The stored ``split`` predictions of every FINISHED run, stacked, with the run's keys."""
+    """The stored ``split`` predictions of every FINISHED run that made them (a run of a protocol
+    without a dev set has no dev predictions), stacked, with the run's keys; empty when no run has
+    ``split`` predictions.
+
+    Raises:
+        ValueError: the sweep has no finished run at all.
+    """
+    finished = runs[runs["status"] == "FINISHED"]
+    if finished.empty:
+        raise ValueError("the sweep has no finished runs to aggregate")
+    made = finished.columns[finished.columns.str.startswith(f"{split}/")]
     frames = [tracking.load_predictions(tracking_uri, run.run_id, split).assign(
         arch=run.arch, variant=run.variant, fold=run.fold, seed=run.seed)
-        for run in runs[runs["status"] == "FINISHED"].itertuples()]
-    if not frames:
-        raise ValueError("the sweep has no finished runs to aggregate")
-    return pd.concat(frames, ignore_index=True)
+        for run in finished[finished[made].notna().any(axis=1)].itertuples()] if len(made) else []
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["utt_id", *KEYS])
 
 
 def per_seed_metrics(predictions: pd.DataFrame, *, pooled: bool = True) -> pd.DataFrame:
@@ -251,6 +260,13 @@ def relative_improvements(per_seed: pd.DataFrame, metric: str) -> pd.DataFrame:
                          "improvement": float(relative.mean()),
                          "improvement_std": float(relative.std(ddof=1)) if len(relative) > 1 else 0.0})
     return pd.DataFrame(rows)
+
+
+def paper_metric_names(archs) -> dict:
+    """The metric names of the papers of ``archs`` where they all use the same ones and they differ
+    from sertext's (Makiuchi et al. call the UAR "WA" and the accuracy "UA"); else ``{}``."""
+    names = {tuple(sorted(ARCHITECTURES[arch].metric_names.items())) for arch in archs if arch in ARCHITECTURES}
+    return dict(names.pop()) if len(names) == 1 else {}
 
 
 def dev_chosen_weightings(dev_per_seed: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -496,6 +512,8 @@ class SweepTables:
     dev_summary: pd.DataFrame = field(default_factory=pd.DataFrame)  # seed_summary on dev (no dev-weighted fusion)
     weightings: pd.DataFrame = field(default_factory=pd.DataFrame)  # dev_chosen_weightings
     models: dict = field(default_factory=dict)  # models_used: (arch, variant) -> the pretrained models it read
+    per_fold: pd.DataFrame = field(default_factory=pd.DataFrame)  # per_fold_metrics of the test predictions
+    metric_names: dict = field(default_factory=dict)  # the papers' names of metrics, where they differ
     expected: list = field(default_factory=list)  # (arch, variant) of every model the definition trains
     transcripts: dict = field(default_factory=dict)  # per corpus: how its text was made (the sweep's record)
     corpora: dict = field(default_factory=dict)  # per corpus: describe_corpus of what the trials read
@@ -541,11 +559,9 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     task = task_of(test)
     per_seed = per_seed_metrics(test, pooled=pooled)
     metrics = _report_metrics(per_seed, task)
-    dev_fused = _with_fusion(dev, dev, audio, text, fixed)[0]
-    best = best_seeds(per_seed_metrics(dev_fused, pooled=False), metrics[0])
-    best_test = _of_seeds(test, best)
-    # on dev, the fusion whose weights dev itself chose would score its own choice: left out
-    dev_per_seed = per_seed_metrics(dev_fused[dev_fused["arch"] != "LF-weighted"], pooled=pooled)
+    best, dev_per_seed = _dev_choices(dev, audio, text, fixed, metrics[0], pooled)
+    best_test = _of_seeds(test, best) if len(best) else test.iloc[0:0]
+    by_best = best_test if len(best) else test  # without a dev set nothing chooses a seed: every seed
     per_fold = per_fold_metrics(test)
     comparisons = [(arch, baseline) for arch in per_seed["arch"].unique() for baseline in (audio, text)
                    if arch not in (audio, text) and baseline in set(per_seed["arch"])]
@@ -559,15 +575,18 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         missing=missing_trials(runs, expected),
         weights=weights, per_seed=per_seed, best_seeds=best,
         best_seed_predictions=_best_seed_tables(test, best, metrics[0]),
-        best_validation=per_seed_metrics(best_test, pooled=pooled),
-        strata={c: stratified_summary(best_test if c == "mode" else test, c, _strata_metrics(metrics))
+        best_validation=per_seed_metrics(best_test, pooled=pooled) if len(best) else pd.DataFrame(),
+        strata={c: stratified_summary(by_best if c == "mode" else test, c, _strata_metrics(metrics))
                 for c in ("mode", "dialogue_act") if c in test.columns and test[c].nunique() > 1},
         selection=(f"{set_aside} finished runs set aside: the search ran several per (model, fold, seed); "
                    f"each cell keeps its run with the best {select_by}." if set_aside else ""),
         chosen=chosen, stopped=stopped)
-    tables.dev_summary = seed_summary(dev_per_seed, metrics)
-    tables.weightings = dev_chosen_weightings(dev_per_seed, metrics[0])
+    if len(dev_per_seed):
+        tables.dev_summary = seed_summary(dev_per_seed, metrics)
+        tables.weightings = dev_chosen_weightings(dev_per_seed, metrics[0])
     tables.models = models_used(runs)
+    tables.per_fold = per_fold
+    tables.metric_names = paper_metric_names(runs["arch"].dropna().unique())
     tables.expected = list(dict.fromkeys((arch, variant) for arch, variant, _, _ in expected))
     tables.transcripts = sweep.transcripts if sweep else {}
     tables.corpora = sweep.corpora if sweep else {}
@@ -577,12 +596,12 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     tables.probes = probe_summary(runs)
     tables.alignment = alignment_checks(runs)
     if task == "categorical":
-        tables.class_f1 = {"all": class_f1(test), **({"mode": class_f1(best_test, "mode")} if "mode" in tables.strata
+        tables.class_f1 = {"all": class_f1(test), **({"mode": class_f1(by_best, "mode")} if "mode" in tables.strata
                                                       else {})}
     else:
         if "ccc_valence" in per_seed.columns:
             tables.improvements = relative_improvements(per_seed, "ccc_valence")
-        tables.residuals = residuals(best_test)
+        tables.residuals = residuals(by_best)
         tables.residual_fits = residual_fits(tables.residuals)
         if "dialogue_act" in tables.residuals.columns:
             tables.residual_tests = residual_tests(tables.residuals)
@@ -593,6 +612,18 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         tables.cross_summary = seed_summary(cross_per_seed, tables.cross_metrics)
         tables.cross_significance = significance(cross_per_seed, tables.cross_metrics, audio=audio, text=text)
     return tables
+
+
+def _dev_choices(dev: pd.DataFrame, audio: str, text: str, fixed: tuple, metric: str,
+                 pooled: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What dev decides: each model's best seed on ``metric`` (:func:`best_seeds`), and the metrics
+    per seed on dev (without the dev-weighted fusion, whose weights dev itself chose); both empty
+    without dev predictions (a protocol with no dev set)."""
+    if dev.empty:
+        return pd.DataFrame(columns=["arch", "variant", "seed", metric]), pd.DataFrame()
+    fused = _with_fusion(dev, dev, audio, text, fixed)[0]
+    best = best_seeds(per_seed_metrics(fused, pooled=False), metric)
+    return best, per_seed_metrics(fused[fused["arch"] != "LF-weighted"], pooled=pooled)
 
 
 def _definition_params(params: dict) -> dict:

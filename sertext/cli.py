@@ -161,17 +161,20 @@ def _train(args: argparse.Namespace) -> int:
     if not root:
         raise ValueError("give --root CORPUS_FOLDER or --demo")
     config = train_config(args, root)
+    budget = f"{config.train.epochs} epochs" if config.train.iterations is None else \
+        f"{config.train.iterations} steps"
     print(f"{config.model.arch} on {config.data.corpus} fold {config.data.fold} ({config.data.task}, "
-          f"loss {config.loss}), seed {config.train.seed}, {config.train.epochs} epochs")
+          f"loss {config.loss}), seed {config.train.seed}, {budget}, evaluating "
+          f"{'the best epoch on dev' if config.train.selection == 'dev' else 'the last model'}")
     start = time.perf_counter()
 
     def report(epoch: int, metrics: dict) -> None:
         shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "epoch")
-        print(f"epoch {epoch + 1:3d}/{config.train.epochs}  {shown}  ({time.perf_counter() - start:.0f} s)",
-              flush=True)
+        print(f"epoch {epoch + 1:3d}  {shown}  ({time.perf_counter() - start:.0f} s)", flush=True)
 
     result = run_trial(config, reporter=report, progress=True)
-    print(f"\nbest epoch {result.best_epoch + 1} (selected on dev)")
+    chosen = "selected on dev" if config.train.selection == "dev" else "the last, as the paper evaluates"
+    print(f"\nepoch {result.best_epoch + 1} ({chosen})")
     for split in ("dev", "test"):
         shown = "  ".join(f"{k.split('/', 1)[1]} {v:.4f}" for k, v in result.metrics.items() if k.startswith(split))
         print(f"{split:5s} {shown}")

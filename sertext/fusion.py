@@ -156,15 +156,16 @@ def _aligned(audio: pd.DataFrame, text: pd.DataFrame) -> tuple[pd.DataFrame, pd.
 def run_pairs(dev: pd.DataFrame, test: pd.DataFrame, audio: str, text: str):
     """For every (variant, fold, seed) with finished audio and text runs: the key and the four
     prediction tables ``dev_audio, dev_text, test_audio, test_text`` (a pair missing a run is
-    skipped; aggregation lists it as missing).  A text model run without variants (``-``) pairs
-    with every variant of the audio model."""
+    skipped; aggregation lists it as missing); the two dev tables are ``None`` when ``dev`` is
+    empty (a protocol without a dev set).  A text model run without variants (``-``) pairs with
+    every variant of the audio model."""
     keys = ["variant", "fold", "seed"]
     text_variants = set(test.loc[test["arch"] == text, "variant"])
     for key in test.loc[test["arch"] == audio, keys].drop_duplicates().itertuples(index=False, name=None):
         text_key = key if key[0] in text_variants else ("-", *key[1:])  # a text model the variants leave alone
-        tables = [_part(dev, audio, key, keys), _part(dev, text, text_key, keys),
-                  _part(test, audio, key, keys), _part(test, text, text_key, keys)]
-        if not any(table.empty for table in tables):
+        tables = [None, None] if dev.empty else [_part(dev, audio, key, keys), _part(dev, text, text_key, keys)]
+        tables += [_part(test, audio, key, keys), _part(test, text, text_key, keys)]
+        if not any(table is not None and table.empty for table in tables):
             yield dict(zip(keys, key, strict=True)), *tables
 
 
@@ -172,7 +173,8 @@ def fuse_sweep(dev: pd.DataFrame, test: pd.DataFrame, *, audio: str = "cnn14", t
                grid: np.ndarray | None = None, fixed: tuple = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Late fusion (``LF``) and dev-weighted fusion (``LF-weighted``) for every (variant, fold,
     seed) that has finished runs of both the audio and the text model, and with ``fixed`` weights
-    (``LF-fixed``) where given.
+    (``LF-fixed``) where given.  Without dev predictions (a protocol with no dev set, as Makiuchi
+    et al.'s fixed budget), no weight can be chosen: LF and LF-fixed only, and no weights.
 
     Args:
         dev, test: stacked prediction tables with ``arch``, ``variant``, ``fold`` and ``seed``
@@ -187,12 +189,15 @@ def fuse_sweep(dev: pd.DataFrame, test: pd.DataFrame, *, audio: str = "cnn14", t
     """
     fused, weights = [], []
     for labels, dev_audio, dev_text, test_audio, test_text in run_pairs(dev, test, audio, text):
-        result = fuse_fold(dev_audio, dev_text, test_audio, test_text, grid=grid)
-        fused += [result.late.assign(arch="LF", **labels), result.weighted.assign(arch="LF-weighted", **labels)]
+        if dev_audio is None:
+            fused.append(fuse(test_audio, test_text, 0.5).assign(arch="LF", **labels))
+        else:
+            result = fuse_fold(dev_audio, dev_text, test_audio, test_text, grid=grid)
+            fused += [result.late.assign(arch="LF", **labels), result.weighted.assign(arch="LF-weighted", **labels)]
+            weights.append({**labels, "w_audio": result.w_audio, "dev_score": result.dev_score,
+                            "oracle_w_audio": result.oracle_w_audio, "oracle_score": result.oracle_score})
         if fixed:
             fused.append(fuse(test_audio, test_text, fixed[0] / sum(fixed)).assign(arch="LF-fixed", **labels))
-        weights.append({**labels, "w_audio": result.w_audio, "dev_score": result.dev_score,
-                        "oracle_w_audio": result.oracle_w_audio, "oracle_score": result.oracle_score})
     if not fused:
         raise ValueError(f"no fold and seed has finished runs of both {audio!r} and {text!r} to fuse")
     return pd.concat(fused, ignore_index=True), pd.DataFrame(weights)

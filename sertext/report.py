@@ -73,8 +73,8 @@ def combined_table(all_tables: list) -> pd.DataFrame:
                 if cross else corpus
             frame = _results_frame(tables, "cross" if cross else "test", key=True)
             metrics = _paper_columns(tables.cross_metrics if cross else tables.metrics, "pcc_" if cross else "ccc_")
-            frame = frame[["arch", "variant", *(metric_name(m) for m in metrics)]].rename(
-                columns={metric_name(m): f"{where} {metric_name(m)}" for m in metrics})
+            frame = frame[["arch", "variant", *(metric_name(m, tables) for m in metrics)]].rename(
+                columns={metric_name(m, tables): f"{where} {metric_name(m, tables)}" for m in metrics})
             merged = frame if merged is None else merged.merge(frame, on=["arch", "variant"], how="outer", sort=False)
     merged = merged.iloc[np.argsort([_order(a) for a in merged["arch"]], kind="stable")].fillna("")
     merged.insert(0, "model", [model_name(a) for a in merged["arch"]])
@@ -134,7 +134,7 @@ def _results_frame(tables, split: str, key: bool = False) -> pd.DataFrame:
         for metric in metrics:
             mean, std = getattr(row, f"{metric}_mean"), getattr(row, f"{metric}_std")
             marker = markers.get((row.arch, row.variant, metric), "")
-            cells[metric_name(metric)] = ("no finished run" if row.seeds == 0 else "" if pd.isna(mean)
+            cells[metric_name(metric, tables)] = ("no finished run" if row.seeds == 0 else "" if pd.isna(mean)
                                           else f"{mean:.3f} ({std:.3f}){marker}")
         rows.append(cells)
     return pd.DataFrame(rows)
@@ -164,17 +164,28 @@ def results_note(tables) -> str:
             if tables.pooled else "each fold's test predictions, then averaged over folds")
     note = (f"Metrics are computed per seed over {over}, then mean (std) over seeds. `*` differs from {audio} "
             f"(audio), `†` from {text} (text) (two-sided independent t-test over seeds of each metric, p < 0.05).")
-    if set(tables.summary["arch"]) & {"LF", "LF-weighted"}:
-        note += (" LF averages the audio and text posteriors; LF (dev-weighted) uses weights chosen on each "
-                 "fold's dev set.")
+    fused = set(tables.summary["arch"])
+    if "LF" in fused:
+        note += " LF averages the audio and text posteriors"
+        note += ("; LF (dev-weighted) uses weights chosen on each fold's dev set." if "LF-weighted" in fused else ".")
+    if tables.metric_names:
+        note += (" " + ", ".join(f"{name} is what sertext calls {METRIC_NAMES[m]}" for m, name in
+                                 tables.metric_names.items())
+                 + ": this paper defines its metric names the other way round from common use (\"WA is the average "
+                   "recall over the classes and UA is the fraction of samples correctly classified\"), and this "
+                   "report names them its way.")
     if tables.fixed_fusion:
         w_audio, w_text = tables.fixed_fusion
         note += f" LF (fixed weights) is {w_audio:g}·audio + {w_text:g}·text, the published weights."
     return note
 
 
-def metric_name(metric: str) -> str:
-    """``UAR``, ``CCC valence``, …: a metric key as a column header."""
+def metric_name(metric: str, tables=None) -> str:
+    """``UAR``, ``CCC valence``, …: a metric key as a column header; in the report of a sweep whose
+    paper names it otherwise, the paper's name (``tables.metric_names``: Makiuchi et al.'s WA is
+    the UAR, their UA the accuracy)."""
+    if tables is not None and metric in tables.metric_names:
+        return tables.metric_names[metric]
     if metric in METRIC_NAMES:
         return METRIC_NAMES[metric]
     kind, _, target = metric.partition("_")
@@ -195,7 +206,7 @@ def _order(arch: str) -> int:
 def _blocks(tables, out: Path) -> list[tuple]:
     """The report as a list of blocks: ("h1"|"h2"|"p", text), ("table", frame, csv name) or
     ("figure", png name, caption)."""
-    primary = metric_name(tables.metrics[0])
+    primary = metric_name(tables.metrics[0], tables)
     audio, text = model_name(tables.audio), model_name(tables.text)
     blocks = [("h1", f"Sweep {tables.experiment}"),
               ("p", f"Parent run `{tables.parent_run_id}`. {results_note(tables)}"),
@@ -229,6 +240,7 @@ def _blocks(tables, out: Path) -> list[tuple]:
                          "table with Holm's correction. The papers' own markers in the results table are t-tests "
                          "over seeds, which these do not replace."),
                    ("table", _plain(paired), "paired_tests")]
+    blocks += _per_fold_blocks(tables)
     blocks += _power_blocks(tables)
     if len(tables.weights):
         blocks += _weight_blocks(tables.weights)
@@ -304,7 +316,7 @@ def _weighting_blocks(tables) -> list[tuple]:
     """The loss weighting dev chose in each grid of weightings (``◆`` in the results)."""
     if not len(tables.weightings):
         return []
-    metric = metric_name(tables.metrics[0])
+    metric = metric_name(tables.metrics[0], tables)
     table = _by_model(tables.weightings).drop(columns="arch")
     return [("h2", "Weighting chosen on dev"),
             ("p", f"Per model and setting, the multitask loss weighting with the best mean dev {metric} over seeds "
@@ -330,7 +342,7 @@ def _dev_blocks(tables) -> list[tuple]:
     if len(semantic) and metrics:
         dev = tables.dev_summary.set_index(["arch", "variant"])
         rows = [{"model": model_name(arch), "variant": variant,
-                 **{metric_name(m): f"{row[f'{m}_mean']:.3f} ({dev.loc[(arch, variant), f'{m}_mean']:.3f})"
+                 **{metric_name(m, tables): f"{row[f'{m}_mean']:.3f} ({dev.loc[(arch, variant), f'{m}_mean']:.3f})"
                     for m in metrics}} for (arch, variant), row in semantic.set_index(["arch", "variant"]).iterrows()]
         blocks += [("h2", "Test (dev)"),
                    ("p", "Tzirakis et al.'s Table 4 layout: each model's test CCC with its development CCC in "
@@ -364,12 +376,34 @@ def _text_blocks(tables) -> list[tuple]:
     return [("h2", "Text of each corpus"), ("p", note), ("table", pd.DataFrame(rows), "text_sources")]
 
 
+def _per_fold_blocks(tables) -> list[tuple]:
+    """Each fold's result beside the mean ± std over folds (Makiuchi et al.'s Tables 1, 3 and 4), per
+    model and metric, each fold's value the mean over its seeds."""
+    folds = tables.per_fold
+    if folds.empty or folds["fold"].nunique() < 2:
+        return []
+    metrics = [m for m in tables.metrics if m in folds.columns][:2]
+    means = folds.groupby(["arch", "variant", "fold"], sort=False)[metrics].mean().reset_index()
+    rows = []
+    for (arch, variant), group in means.groupby(["arch", "variant"], sort=False):
+        for metric in metrics:
+            values = group.set_index("fold")[metric]
+            rows.append({"arch": arch, "variant": variant, "metric": metric_name(metric, tables),
+                         **{fold: f"{value:.3f}" for fold, value in values.items()},
+                         "mean ± std over folds": f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"})
+    table = _plain(_by_model(pd.DataFrame(rows)).drop(columns="arch"))
+    return [("h2", "Per fold"),
+            ("p", "Each fold's test result (the mean over its seeds) and the mean ± std over folds, as Makiuchi "
+                  "et al.'s tables give them; the results table above pools all folds' predictions instead."),
+            ("table", table, "per_fold")]
+
+
 def _power_blocks(tables) -> list[tuple]:
     """How many seeds are enough: what each comparison could detect with the seeds run, and the
     seeds it would need for one point of the metric."""
     if not len(tables.power):
         return []
-    metric = metric_name(tables.metrics[0])
+    metric = metric_name(tables.metrics[0], tables)
     table = tables.power.assign(model=[model_name(a) for a in tables.power["model"]],
                                 baseline=[model_name(a) for a in tables.power["baseline"]])
     table = table.rename(columns={
@@ -400,10 +434,10 @@ def _best_validation_blocks(tables) -> list[tuple]:
         return []
     metrics = [c for c in tables.best_validation.columns if c.startswith(("ccc_", "mse_"))]
     table = _by_model(tables.best_validation)[["model", "variant", "seed", *metrics]]
-    table = table.rename(columns={m: metric_name(m) for m in metrics})
+    table = table.rename(columns={m: metric_name(m, tables) for m in metrics})
     return [("h2", "Best validation model per architecture"),
-            ("p", f"Per model, the seed with the best mean dev {metric_name(tables.metrics[0])} over its folds; "
-                  "its test CCC and MSE over the pooled predictions of all folds. The residual analyses below "
+            ("p", f"Per model, the seed with the best mean dev {metric_name(tables.metrics[0], tables)} over its "
+                  "folds; its test CCC and MSE over the pooled predictions of all folds. The residual analyses below "
                   "use these models."),
             ("table", _plain(table).round(4), "best_validation")]
 
@@ -484,7 +518,7 @@ def _strata_blocks(tables, out: Path) -> list[tuple]:
                        ("p", "Per model, each metric within the scripted (S) and the improvised (I) utterances, as "
                              "S / I: the mean over seeds of the pooled test predictions of that mode (with the std "
                              "over seeds in tables/by_mode_per_metric.csv)."),
-                       ("table", _scripted_vs_improvised(summary.assign(label=label), metrics), "by_mode")]
+                       ("table", _scripted_vs_improvised(summary.assign(label=label), metrics, tables), "by_mode")]
             summary.to_csv(out / "tables" / "by_mode_per_metric.csv", index=False)
             continue
         metric = metrics[0]
@@ -497,16 +531,16 @@ def _strata_blocks(tables, out: Path) -> list[tuple]:
         if column == "dialogue_act":
             table.index = pd.Index([f"{act} ({DIALOGUE_ACTS.get(act, '?')})" for act in table.index], name=column)
         blocks += [("h2", STRATA_TITLES.get(column, column)),
-                   ("p", f"{metric_name(metric)} within each {column.replace('_', ' ')}: mean (std) over seeds of "
-                         f"the pooled test predictions of that {column.replace('_', ' ')}."),
+                   ("p", f"{metric_name(metric, tables)} within each {column.replace('_', ' ')}: mean (std) over "
+                         f"seeds of the pooled test predictions of that {column.replace('_', ' ')}."),
                    ("table", table.reset_index(), f"by_{column}")]
         if column == "dialogue_act" and len(set(label)) <= MAX_FIGURE_MODELS:
-            blocks.append(("figure", _strata_figure(cells, column, metric, out),
-                           f"{metric_name(metric)} per dialogue act and model: mean and std over seeds"))
+            blocks.append(("figure", _strata_figure(cells, column, metric, metric_name(metric, tables), out),
+                           f"{metric_name(metric, tables)} per dialogue act and model: mean and std over seeds"))
     return blocks
 
 
-def _scripted_vs_improvised(summary: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+def _scripted_vs_improvised(summary: pd.DataFrame, metrics: list[str], tables) -> pd.DataFrame:
     """One row per model, one ``S / I`` column per metric; the better of the two in bold."""
     rows = []
     for label, group in summary.groupby("label", sort=False):
@@ -518,10 +552,10 @@ def _scripted_vs_improvised(summary: pd.DataFrame, metrics: list[str]) -> pd.Dat
             if all(pd.notna(values)) and values[0] != values[1]:
                 best = int(values[1] > values[0])
                 shown[best] = f"**{shown[best]}**"
-            row[f"{metric_name(metric)} (S / I)"] = " / ".join(shown)
+            row[f"{metric_name(metric, tables)} (S / I)"] = " / ".join(shown)
         rows.append(row)
     counts = summary.groupby("mode")["utterances"].max()
-    rows.append({"model": "utterances", **{f"{metric_name(m)} (S / I)": f"{counts.get('scripted', 0)} / "
+    rows.append({"model": "utterances", **{f"{metric_name(m, tables)} (S / I)": f"{counts.get('scripted', 0)} / "
                                             f"{counts.get('improvised', 0)}" for m in metrics}})
     return pd.DataFrame(rows)
 
@@ -645,13 +679,13 @@ def _bar_figure(tables, out: Path) -> str:
         figure, axes = plt.subplots(figsize=(max(4.0, 0.9 * len(labels)), 3.2), dpi=120)
         axes.bar(range(len(labels)), means, yerr=stds, capsize=3, color="#4c72b0")
         axes.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)
-        axes.set_ylabel(metric_name(metric))
+        axes.set_ylabel(metric_name(metric, tables))
     else:
         figure, axes = plt.subplots(figsize=(8.0, 0.9 + 0.32 * len(labels)), dpi=120)
         axes.barh(range(len(labels)), means, xerr=stds, capsize=3, color="#4c72b0")
         axes.set_yticks(range(len(labels)), labels, fontsize=7)
         axes.invert_yaxis()  # the table's order, top to bottom
-        axes.set_xlabel(metric_name(metric))
+        axes.set_xlabel(metric_name(metric, tables))
     return _save(figure, out, f"{metric}.png")
 
 
@@ -748,7 +782,7 @@ def _mode_figure(description: dict, out: Path) -> str:
     return _save(figure, out, "scripted_vs_improvised.png")
 
 
-def _strata_figure(cells: pd.DataFrame, column: str, metric: str, out: Path) -> str:
+def _strata_figure(cells: pd.DataFrame, column: str, metric: str, name: str, out: Path) -> str:
     """Grouped bars: one group per value of ``column``, one bar per model."""
     plt = _pyplot()
     values, labels = sorted(cells[column].unique()), list(dict.fromkeys(cells["label"]))
@@ -760,7 +794,7 @@ def _strata_figure(cells: pd.DataFrame, column: str, metric: str, out: Path) -> 
                  width, yerr=rows[f"{metric}_std"], capsize=2, label=label)
     axes.set_xticks(range(len(values)), values)
     axes.set_xlabel(column.replace("_", " "))
-    axes.set_ylabel(metric_name(metric))
+    axes.set_ylabel(name)
     axes.legend(fontsize=7, ncols=min(len(labels), 6), loc="upper center", bbox_to_anchor=(0.5, -0.2))
     return _save(figure, out, f"{metric}_by_{column}.png")
 

@@ -3,17 +3,22 @@ bottleneck sizes (d, f), the text CNN and their score fusion, × seeds.
 
 Tables 1–3 and 6 of Makiuchi et al.: the speech model reconstructs the mel from wav2vec 2.0 states
 through a BLSTM bottleneck of d units per direction sampled every f frames (Small: d=8, f=48;
-Large: d=128, f=2), the text CNN reads token-level transformer states, and the report fuses the
-two (p = w1·p_speech + w2·p_text: w1 chosen on dev, and the paper's fixed (0.6, 1) as its own row)
-and probes how much speaker identity the codes keep.  The models are the paper's: wav2vec 2.0
-large (facebook/wav2vec2-large-lv60, its §3.1.1) and the text CNN over BERT large uncased
-(bert-large-uncased, its best in Table 4); --mel-input runs the paper's mel-input ablation instead
-(no pretrained speech model).  ``--text-models A B C`` runs Table 4 instead: the text CNN alone
-over several transformers, one variant each (the paper's seven, all "large": albert-large-v2
-bert-large-cased bert-large-uncased bert-large-uncased-whole-word-masking
+Large: d=128, f=2), the text CNN reads token-level transformer states, and the report fuses the two
+(p = w1·p_speech + w2·p_text with the paper's fixed (0.6, 1), and the plain average) and probes how
+much speaker identity the codes keep.  Each fold trains as the paper's (§5): on all four training
+sessions, with no dev set, for a fixed budget (the speech model 1,000,000 steps at batch 2, the
+text CNN 412,800 at batch 4), and the last model is evaluated, so no weight is chosen on dev
+(``--set train.selection=dev`` holds a hashed 20 % of the training utterances out as dev and keeps
+the best epoch on it, the variant that also chooses the fusion weight w1 on dev).  The report names
+the metrics the paper's way (its WA is the UAR, its UA the accuracy) and gives every fold.  The
+models are the paper's: wav2vec 2.0 large (facebook/wav2vec2-large-lv60, its §3.1.1) and the text
+CNN over BERT large uncased (bert-large-uncased, its best in Table 4); --mel-input runs the paper's
+mel-input ablation instead (no pretrained speech model).  ``--text-models A B C`` runs Table 4
+instead: the text CNN alone over several transformers, one variant each (the paper's seven, all
+"large": albert-large-v2 bert-large-cased bert-large-uncased bert-large-uncased-whole-word-masking
 google/electra-large-discriminator roberta-large xlnet-large-cased).  With --demo: the demo corpus,
-the mel-input ablation and the offline MiniLM, small widths, short training, three of the five
-folds and two seeds.
+the mel-input ablation and the offline MiniLM, small widths, a short budget in epochs, three of the
+five folds and two seeds.
 
 (Not named bottleneck.py: Ray puts the script's folder on the workers' path, where a
 bottleneck.py would shadow the ``bottleneck`` package that pandas imports.)

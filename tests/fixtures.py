@@ -204,13 +204,14 @@ def synthetic_regression(arch, fold, seed):
 
 
 def write_synthetic_sweep(uri, task: str = "categorical", *, name: str = "", with_record: bool = False,
-                          corpus: str = "iemocap"):
+                          corpus: str = "iemocap", with_dev: bool = True):
     """A finished sweep in the MLflow store ``uri``: experiment ``synthetic`` (``synthetic-dimensional``
     for ``task="dimensional"``, or ``name``), ARCHS × FOLDS × SEEDS runs with stored dev and test
     predictions (categorical: also cross-corpus ones, on the other corpus), the text-reading runs
     tagged with the text model BERT, and the trial FAILED failed; ``with_record``: its parent run
-    keeps its definition of ``corpus``, as a sweep's does (:mod:`sertext.record`).  Returns
-    (experiment id, parent run id)."""
+    keeps its definition of ``corpus``, as a sweep's does (:mod:`sertext.record`); without
+    ``with_dev``, its trials had no dev set (Makiuchi et al.'s protocol).  Returns (experiment id,
+    parent run id)."""
     from types import SimpleNamespace
 
     from sertext import record, tracking
@@ -239,8 +240,9 @@ def write_synthetic_sweep(uri, task: str = "categorical", *, name: str = "", wit
         else:
             test = synthetic_regression(arch, fold, seed)
             splits = {"dev": test, "test": test}
-        metrics = {f"{split}/{k}": v for split, table in splits.items() if split != "dev"
-                   for k, v in table_metrics(table).items()}
+        if not with_dev:
+            del splits["dev"]
+        metrics = {f"{split}/{k}": v for split, table in splits.items() for k, v in table_metrics(table).items()}
         run.finish(SimpleNamespace(metrics=metrics, best_epoch=0, history=[{}], predictions=splits))
     return experiment, parent
 

@@ -37,8 +37,8 @@ def test_summary_adds_fusion_rows_and_reduced_counts(store):
 def test_report_files_are_complete_and_self_contained(store, tmp_path):
     write_report(aggregate.summarise_sweep(store, "synthetic", pooled=False), tmp_path)
     markdown = (tmp_path / "report.md").read_text()
-    for text in ("## Results", "| MFCNN14 (bert-base-uncased) |", "LF (dev-weighted)", "## Paired tests",
-                 "## Fusion weights",
+    for text in ("## Results", "| MFCNN14 (bert-base-uncased) |", "LF (dev-weighted)",
+                 "## Paired comparisons over folds", "## Fusion weights",
                  "each fold's test predictions, then averaged over folds", "| text | F2 | 2 | FAILED |",
                  "![", "figures/confusion_matrices.png", "## Scripted vs improvised", "## Dialogue acts",
                  "| utterances | 20 / 20 |", "## Cross-corpus evaluation", "## F1 per class\n",
@@ -202,3 +202,29 @@ def test_the_weighting_dev_chooses_is_marked():
     chosen = aggregate.dev_chosen_weightings(per_seed, "ccc")
     assert chosen[["variant", "weightings"]].values.tolist() == [["targets=valence loss=ccc loss_weights=0.7,0.2,0.1",
                                                                    2]]
+
+
+def test_a_sweep_without_a_dev_set_reports_what_needs_none(tmp_path):
+    """Makiuchi et al.'s protocol: no dev set, the last model.  Nothing can choose fusion weights or a
+    best seed, so the report has late fusion but no dev-weighted fusion, no best-seed analyses and
+    no dev table, and says nothing false about them."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    write_synthetic_sweep(uri, name="no-dev", with_dev=False)
+    tables = aggregate.summarise_sweep(uri, "no-dev")
+    assert set(tables.summary["arch"]) == {"cnn14", "text", "mfcnn14", "LF"}
+    assert tables.weights.empty and tables.best_seeds.empty and tables.dev_summary.empty
+    assert tables.strata["mode"]["seeds"].max() == 3  # every seed, as nothing chose one
+    write_report(tables, tmp_path / "report")
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "## Results on the development set" not in markdown and "Confusion matrices" not in markdown
+
+
+def test_each_fold_beside_the_mean_and_std_over_folds(store, tmp_path):
+    """Makiuchi et al.'s Tables 1, 3 and 4 give every fold and the mean ± std over folds."""
+    tables = aggregate.summarise_sweep(store, "synthetic")
+    write_report(tables, store_dir := tmp_path)
+    table = pd.read_csv(store_dir / "tables" / "per_fold.csv", dtype=str).set_index(["model", "metric"])
+    per_fold = tables.per_fold[tables.per_fold["arch"] == "cnn14"].groupby("fold")["uar"].mean()
+    assert table.loc[("CNN14", "UAR"), "F1"] == f"{per_fold['F1']:.3f}"
+    assert table.loc[("CNN14", "UAR"), "mean ± std over folds"] == \
+        f"{per_fold.mean():.3f} ± {per_fold.std(ddof=1):.3f}"

@@ -294,7 +294,10 @@ def check(sweep: SweepConfig) -> None:
                       cross_root=sweep.cross_root or "demo"):
         for candidate in run.candidates:
             for one in candidate.trials:
-                TrialConfig.from_dict(one.with_values(probes).config)
+                config = TrialConfig.from_dict(one.with_values(probes).config)
+                if (sweep.search or sweep.scope == "protocol") and config.resolved().data.dev_fraction == 0:
+                    raise ValueError(f"{one.arch} trains without a dev set (its paper's protocol), but a search "
+                                     "chooses on dev: give it one with --set train.selection=dev")
 
 
 def _check_metric(sweep: SweepConfig) -> None:

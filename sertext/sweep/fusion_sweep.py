@@ -39,6 +39,10 @@ def run_fusion_sweep(source: str, *, tracking_uri: str = "", points: int = 101, 
     runs = aggregate.collect_runs(tracking_uri, experiment_id, parent)
     runs = runs[runs["arch"].isin([audio, text])]
     dev, test = (aggregate.collect_predictions(tracking_uri, runs, split) for split in ("dev", "test"))
+    if dev.empty:
+        raise ValueError(f"{source}'s {audio} and {text} runs have no dev predictions (a protocol without a dev "
+                         "set, as Makiuchi et al.'s): a fusion weight cannot be chosen on dev; the sweep's report "
+                         "has its LF and fixed-weight rows")
     name = f"{source}-fusion"
     if dry_run:
         pairs = sum(1 for _ in run_pairs(dev, test, audio, text))

@@ -22,7 +22,6 @@ divide the trial time by the number of trials its workers hold at once.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections import Counter
@@ -193,16 +192,21 @@ def _semantic_line(kind: str, jobs: list, cache) -> str:
 
 
 def _training_line(arch: str, trials: int, config: dict, cache_dir: str) -> tuple[str, float]:
-    """The architecture's estimate: trials × epochs × steps per epoch × the timed step."""
+    """The architecture's estimate: trials × epochs × steps per epoch (or its budget in steps) ×
+    the timed step."""
     from sertext.config import TrialConfig
-    from sertext.trial import training_step_seconds
+    from sertext.trial import training_budget, training_step_seconds
 
     resolved = TrialConfig.from_dict({**config, "data.cache_dir": cache_dir}).resolved()
     step, n_train, device = training_step_seconds(resolved)
-    steps = math.ceil(n_train / resolved.train.batch_size)
-    hours = trials * resolved.train.epochs * steps * step / 3600
-    epochs = f"{resolved.train.epochs} epoch{'s' if resolved.train.epochs != 1 else ''}"
-    return f"{arch}: {trials} trials × {epochs} × {steps} steps × {step:.3f} s on {device} = {hours:.2f} h", hours
+    budget = training_budget(resolved, n_train)
+    hours = trials * budget.steps * step / 3600
+    if budget.iterations is None:
+        epochs = f"{budget.epochs} epoch{'s' if budget.epochs != 1 else ''}"
+        shape = f"{epochs} × {budget.steps_per_epoch} steps"
+    else:
+        shape = f"{budget.iterations} steps ({budget.epochs} epochs of {budget.steps_per_epoch})"
+    return f"{arch}: {trials} trials × {shape} × {step:.3f} s on {device} = {hours:.2f} h", hours
 
 
 def _slots(settings: RunSettings) -> tuple[int, str]:

@@ -165,7 +165,9 @@ def test_optuna_search_samples_continuous_hyperparameters(tiny_demo_root, tmp_pa
 @pytest.mark.slow
 @pytest.mark.ray
 def test_variants_of_one_model_fuse_with_the_unvaried_text_model(tiny_demo_root, tmp_path, cluster):
-    """The bottleneck sweep's shape: two bottleneck sizes of the speech model, one text model."""
+    """The bottleneck sweep's shape: two bottleneck sizes of the speech model, one text model; as the
+    paper, no dev set (the last models fused by the mean and by the paper's fixed weights) and the
+    paper's own metric names."""
     sizes = ({"model.bottleneck": 8, "model.downsample": 48}, {"model.bottleneck": 16, "model.downsample": 16})
     sweep = sweep_config("bottleneck", tiny_demo_root, tmp_path, archs=("crossrep-mel", "textcnn"), variants=sizes,
                    variant_archs=("crossrep-mel",), audio_baseline="crossrep-mel", text_baseline="textcnn",
@@ -179,8 +181,11 @@ def test_variants_of_one_model_fuse_with_the_unvaried_text_model(tiny_demo_root,
     report = (tmp_path / "reports" / "bottleneck" / "report.md").read_text()
     assert "differs from Cross-representation (mel input) (audio), `†` from Text CNN (text)" in report
     results = report[report.index("## Results"):report.index("## p-values")]
-    assert results.count("| LF (dev-weighted) | bottleneck=") == 2  # fused with the text model per size
+    assert results.count("| LF | bottleneck=") == 2  # fused with the text model per size
     assert results.count("| LF (fixed weights) | bottleneck=") == 2  # Makiuchi et al.'s (0.6, 1) too
+    assert "LF (dev-weighted)" not in report  # no dev set chooses a weight
+    assert "| model | variant | seeds × folds | WA | UA | F1 (macro) |" in results
+    assert "WA is what sertext calls UAR, UA is what sertext calls WA" in report
     assert "LF (fixed weights) is 0.6·audio + 1·text" in report
     assert "## Speaker identification from the learned codes" in report
     assert "None: every trial the sweep's definition promises has a finished run." in report
