@@ -176,7 +176,7 @@ def paired_tests(per_fold: pd.DataFrame, metric: str, comparisons: list[tuple[st
             rows.append(row)
     table = pd.DataFrame(rows)
     for p in ("p_naive", "p_corrected"):
-        table[f"{p}_holm"] = stats.holm(table[p]) if len(table) else []
+        table.insert(table.columns.get_loc(p) + 1, f"{p}_holm", stats.holm(table[p]) if len(table) else [])
     return table
 
 

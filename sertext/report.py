@@ -387,7 +387,7 @@ def _per_fold_blocks(tables) -> list[tuple]:
     rows = []
     for (arch, variant), group in means.groupby(["arch", "variant"], sort=False):
         for metric in metrics:
-            values = group.set_index("fold")[metric]
+            values = group.set_index("fold")[metric].sort_index()
             rows.append({"arch": arch, "variant": variant, "metric": metric_name(metric, tables),
                          **{fold: f"{value:.3f}" for fold, value in values.items()},
                          "mean ± std over folds": f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"})
@@ -516,8 +516,11 @@ def _strata_blocks(tables, out: Path) -> list[tuple]:
         if column == "mode":
             blocks += [("h2", STRATA_TITLES[column]),
                        ("p", "Per model, each metric within the scripted (S) and the improvised (I) utterances, as "
-                             "S / I: the mean over seeds of the pooled test predictions of that mode (with the std "
-                             "over seeds in tables/by_mode_per_metric.csv)."),
+                             "S / I, over the pooled test predictions of that mode "
+                             + ("of the model's best seed on dev (the multistage-conditioning paper's Tables 7 and 8 "
+                                "analyse \"the best performing models\")." if len(tables.best_seeds) else
+                                "averaged over seeds (no dev set chose a best seed; the std over seeds is in "
+                                "tables/by_mode_per_metric.csv).")),
                        ("table", _scripted_vs_improvised(summary.assign(label=label), metrics, tables), "by_mode")]
             summary.to_csv(out / "tables" / "by_mode_per_metric.csv", index=False)
             continue

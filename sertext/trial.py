@@ -190,11 +190,16 @@ def fold_training(config: TrialConfig, *, recognise: bool = True) -> pd.DataFram
     return table[table["utt_id"].isin(set(_fold(table, config).train))]
 
 
+def trial_folds(table: pd.DataFrame, config: TrialConfig) -> list:
+    """The protocol's folds of ``table`` as the trial cuts them: with the dev set its (resolved)
+    ``data.dev_fraction`` holds out."""
+    fraction = config.resolved().data.dev_fraction
+    return make_folds(table, config.data.protocol, **({} if fraction is None else {"dev_fraction": fraction}))
+
+
 def _fold(table: pd.DataFrame, config: TrialConfig):
     """The trial's fold, with the dev set its (resolved) ``data.dev_fraction`` holds out."""
-    fraction = config.resolved().data.dev_fraction
-    folds = {f.name: f for f in make_folds(table, config.data.protocol,
-                                           **({} if fraction is None else {"dev_fraction": fraction}))}
+    folds = {f.name: f for f in trial_folds(table, config)}
     if config.data.fold not in folds:
         raise ValueError(f"fold {config.data.fold!r} is not in protocol {config.data.protocol}; "
                          f"folds: {sorted(folds)}")

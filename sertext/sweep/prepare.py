@@ -146,13 +146,14 @@ def prepare_inputs(trials: list[Trial], tables: list[TrialTable], cache_dir: str
 
 
 def fold_sizes(tables: list[TrialTable]) -> dict:
-    """``{fold: {"train": n, "dev": n, "test": n}}`` of the protocol's folds on the first main table
-    (the utterances of the sweep's first data setting): what the fold-aware tests correct for."""
-    from sertext.data import make_folds
+    """``{fold: {"train": n, "dev": n, "test": n}}`` of the folds of the first main table (the
+    utterances of the sweep's first data setting), cut as its trials cut them: what the fold-aware
+    tests correct for."""
+    from sertext.trial import trial_folds
 
     main = next(one for one in tables if one.role == "main")
     return {fold.name: {"train": len(fold.train), "dev": len(fold.dev), "test": len(fold.test)}
-            for fold in make_folds(main.table, main.config.data.protocol)}
+            for fold in trial_folds(main.table, main.config)}
 
 
 def corpus_descriptions(tables: list[TrialTable]) -> dict:
