@@ -415,6 +415,16 @@ def probe_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return summary.join(grouped.size().rename("runs")).reset_index()
 
 
+def probe_folds(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (arch, variant, fold): the mean over seeds of each ``probe/…`` metric (the
+    cross-representation paper's Table 3 gives each fold)."""
+    columns = [c for c in runs.columns if c.startswith("probe/")]
+    finished = runs[runs["status"] == "FINISHED"].dropna(subset=columns, how="all")
+    if not columns or finished.empty:
+        return pd.DataFrame()
+    return finished.groupby(["arch", "variant", "fold"], sort=False)[columns].mean().reset_index()
+
+
 def alignment_checks(runs: pd.DataFrame) -> pd.DataFrame:
     """Per fold, the alignment check of each semantic space its finished runs used (``semantic/…``
     metrics, Tzirakis et al.'s Speech2Vec → Word2Vec map): one row per distinct space, as every run
@@ -513,6 +523,7 @@ class SweepTables:
     weightings: pd.DataFrame = field(default_factory=pd.DataFrame)  # dev_chosen_weightings
     models: dict = field(default_factory=dict)  # models_used: (arch, variant) -> the pretrained models it read
     per_fold: pd.DataFrame = field(default_factory=pd.DataFrame)  # per_fold_metrics of the test predictions
+    probe_folds: pd.DataFrame = field(default_factory=pd.DataFrame)  # probe_folds: probes per fold
     metric_names: dict = field(default_factory=dict)  # the papers' names of metrics, where they differ
     expected: list = field(default_factory=list)  # (arch, variant) of every model the definition trains
     transcripts: dict = field(default_factory=dict)  # per corpus: how its text was made (the sweep's record)
@@ -594,6 +605,7 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         tables.corpus, tables.cross_corpus = sweep.sweep.corpus, sweep.sweep.cross_corpus
     tables.inferred_grid = sweep is None
     tables.probes = probe_summary(runs)
+    tables.probe_folds = probe_folds(runs)
     tables.alignment = alignment_checks(runs)
     if task == "categorical":
         tables.class_f1 = {"all": class_f1(test), **({"mode": class_f1(by_best, "mode")} if "mode" in tables.strata

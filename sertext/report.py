@@ -23,6 +23,8 @@ from sertext.predictions import classes_of
 
 FUSIONS = {"LF": "LF", "LF-weighted": "LF (dev-weighted)", "LF-fixed": "LF (fixed weights)"}  # after the models
 METRIC_NAMES = {"uar": "UAR", "wa": "WA", "f1_macro": "F1 (macro)", "ccc": "CCC (mean)"}
+METRIC_MEANINGS = {"uar": "UAR (the mean recall over the classes)",
+                   "wa": "accuracy (the share of utterances classified correctly)"}
 CORPUS_NAMES = {"iemocap": "IEMOCAP", "msp-podcast": "MSP-Podcast"}
 # what each corpus is tested on when a model trained on another one is (sertext.data.cross_corpus_set)
 CROSS_SETS = {"msp-podcast": "its official test set (Test1)", "iemocap": "all of it"}
@@ -169,11 +171,10 @@ def results_note(tables) -> str:
         note += " LF averages the audio and text posteriors"
         note += ("; LF (dev-weighted) uses weights chosen on each fold's dev set." if "LF-weighted" in fused else ".")
     if tables.metric_names:
-        note += (" " + ", ".join(f"{name} is what sertext calls {METRIC_NAMES[m]}" for m, name in
-                                 tables.metric_names.items())
-                 + ": this paper defines its metric names the other way round from common use (\"WA is the average "
-                   "recall over the classes and UA is the fraction of samples correctly classified\"), and this "
-                   "report names them its way.")
+        note += (" Here " + " and ".join(f"{name} is the {METRIC_MEANINGS[m]}" for m, name in
+                                        tables.metric_names.items())
+                 + ", as this paper names them (\"WA is the average recall over the classes and UA is the fraction of "
+                   "samples correctly classified\"), the other way round from common use.")
     if tables.fixed_fusion:
         w_audio, w_text = tables.fixed_fusion
         note += f" LF (fixed weights) is {w_audio:g}·audio + {w_text:g}·text, the published weights."
@@ -384,18 +385,23 @@ def _per_fold_blocks(tables) -> list[tuple]:
         return []
     metrics = [m for m in tables.metrics if m in folds.columns][:2]
     means = folds.groupby(["arch", "variant", "fold"], sort=False)[metrics].mean().reset_index()
+    return [("h2", "Per fold"),
+            ("p", "Each fold's test result (the mean over its seeds) and the mean ± std over folds, as Makiuchi "
+                  "et al.'s tables give them; the results table above pools all folds' predictions instead."),
+            ("table", _fold_table(means, metrics, {m: metric_name(m, tables) for m in metrics}), "per_fold")]
+
+
+def _fold_table(means: pd.DataFrame, metrics: list[str], names: dict) -> pd.DataFrame:
+    """One row per model, variant and metric: each fold's value in ``means`` (one row per arch,
+    variant and fold) and the mean ± std over folds."""
     rows = []
     for (arch, variant), group in means.groupby(["arch", "variant"], sort=False):
         for metric in metrics:
             values = group.set_index("fold")[metric].sort_index()
-            rows.append({"arch": arch, "variant": variant, "metric": metric_name(metric, tables),
+            rows.append({"arch": arch, "variant": variant, "metric": names[metric],
                          **{fold: f"{value:.3f}" for fold, value in values.items()},
                          "mean ± std over folds": f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"})
-    table = _plain(_by_model(pd.DataFrame(rows)).drop(columns="arch"))
-    return [("h2", "Per fold"),
-            ("p", "Each fold's test result (the mean over its seeds) and the mean ± std over folds, as Makiuchi "
-                  "et al.'s tables give them; the results table above pools all folds' predictions instead."),
-            ("table", table, "per_fold")]
+    return _plain(_by_model(pd.DataFrame(rows)).drop(columns="arch"))
 
 
 def _power_blocks(tables) -> list[tuple]:
@@ -474,14 +480,27 @@ def _probe_blocks(tables) -> list[tuple]:
     probes = _by_model(tables.probes)
     table = probes[["model", "variant", "runs"]].copy()
     for column in [c[:-len("_mean")] for c in probes.columns if c.endswith("_mean")]:
-        table[column.removeprefix("probe/").replace("_", " ")] = [
+        table[_probe_name(column, tables)] = [
             f"{m:.3f} ({s:.3f})" if column != "probe/speakers" else f"{m:.0f}"
             for m, s in zip(probes[f"{column}_mean"], probes[f"{column}_std"], strict=True)]
     text = ("A speaker classifier on each trained model's bottleneck codes (`model.probe`: the paper's "
             "2048-1024-1024 MLP, or logistic regression with `linear`), fitted on 80 % of every training speaker's "
-            "utterances and scored on the other 20 %; mean (std) over folds and seeds. Chance UAR is 1 / speakers.")
-    return [("h2", "Speaker identification from the learned codes"), ("p", text),
-            ("table", _plain(table), "speaker_probe")]
+            "utterances and scored on the other 20 %; mean (std) over folds and seeds, then each fold (the mean "
+            "over its seeds) with the mean ± std over folds. Chance is 1 / speakers.")
+    blocks = [("h2", "Speaker identification from the learned codes"), ("p", text),
+              ("table", _plain(table), "speaker_probe")]
+    metrics = [c for c in ("probe/speaker_uar", "probe/speaker_wa") if c in tables.probe_folds.columns]
+    if tables.probe_folds["fold"].nunique() > 1 and metrics:
+        names = {m: _probe_name(m, tables) for m in metrics}
+        blocks.append(("table", _fold_table(tables.probe_folds, metrics, names), "speaker_probe_per_fold"))
+    return blocks
+
+
+def _probe_name(column: str, tables) -> str:
+    """``probe/speaker_uar`` as a header: ``speaker UAR`` (or the paper's name of the metric)."""
+    name = column.removeprefix("probe/")
+    kind, _, metric = name.rpartition("_")
+    return f"{kind} {metric_name(metric, tables)}" if metric in ("uar", "wa") else name.replace("_", " ")
 
 
 def _alignment_blocks(checks: pd.DataFrame) -> list[tuple]:

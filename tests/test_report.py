@@ -228,3 +228,20 @@ def test_each_fold_beside_the_mean_and_std_over_folds(store, tmp_path):
     assert table.loc[("CNN14", "UAR"), "F1"] == f"{per_fold['F1']:.3f}"
     assert table.loc[("CNN14", "UAR"), "mean ± std over folds"] == \
         f"{per_fold.mean():.3f} ± {per_fold.std(ddof=1):.3f}"
+
+
+def test_the_speaker_probe_per_fold_in_the_papers_metric_names(store, tmp_path):
+    """Makiuchi et al.'s Table 3: speaker identification UA per fold and mean ± std, UA being their
+    name for the accuracy."""
+    tables = aggregate.summarise_sweep(store, "synthetic")
+    tables.metric_names = {"uar": "WA", "wa": "UA"}
+    folds = pd.DataFrame({"arch": "cnn14", "variant": "-", "fold": ["F1", "F2"], "probe/speaker_uar": [0.5, 0.7],
+                          "probe/speaker_wa": [0.4, 0.6], "probe/speakers": [8.0, 8.0]})
+    tables.probe_folds = folds
+    tables.probes = pd.DataFrame({"arch": ["cnn14"], "variant": ["-"], "probe/speaker_wa_mean": [0.5],
+                                  "probe/speaker_wa_std": [0.1], "runs": [2]})
+    write_report(tables, tmp_path)
+    per_fold = pd.read_csv(tmp_path / "tables" / "speaker_probe_per_fold.csv", dtype=str).set_index("metric")
+    assert per_fold.loc["speaker UA", "F2"] == "0.600" and per_fold.loc["speaker UA", "mean ± std over folds"] == \
+        "0.500 ± 0.141"
+    assert "speaker UA" in pd.read_csv(tmp_path / "tables" / "speaker_probe.csv").columns

@@ -185,7 +185,7 @@ def test_variants_of_one_model_fuse_with_the_unvaried_text_model(tiny_demo_root,
     assert results.count("| LF (fixed weights) | bottleneck=") == 2  # Makiuchi et al.'s (0.6, 1) too
     assert "LF (dev-weighted)" not in report  # no dev set chooses a weight
     assert "| model | variant | seeds × folds | WA | UA | F1 (macro) |" in results
-    assert "WA is what sertext calls UAR, UA is what sertext calls WA" in report
+    assert "Here WA is the UAR (the mean recall over the classes) and UA is the accuracy" in report
     assert "LF (fixed weights) is 0.6·audio + 1·text" in report
     assert "## Speaker identification from the learned codes" in report
     assert "None: every trial the sweep's definition promises has a finished run." in report
