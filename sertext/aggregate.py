@@ -174,10 +174,14 @@ def paired_tests(per_fold: pd.DataFrame, metric: str, comparisons: list[tuple[st
                            cohens_d=stats.cohens_d(a, b, paired=True), p_naive=stats.ttest_paired(a, b).p_value)
             row.update(_fold_aware(pairs, metric, test_over_train, rope))
             rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=_PAIRED_COLUMNS)
     for p in ("p_naive", "p_corrected"):
         table.insert(table.columns.get_loc(p) + 1, f"{p}_holm", stats.holm(table[p]) if len(table) else [])
     return table
+
+
+_PAIRED_COLUMNS = ["model", "variant", "baseline", "n", "mean_difference", "ci_low", "ci_high", "cohens_d", "p_naive",
+                   "folds", "p_corrected", "P(better)", "P(equivalent)", "P(worse)"]
 
 
 def _fold_aware(pairs: pd.DataFrame, metric: str, test_over_train: float | None, rope: float) -> dict:

@@ -325,3 +325,10 @@ def test_alignment_checks_give_one_row_per_fold_space_from_finished_runs():
     assert checks.to_dict("list") == {"fold": ["Ses01F", "Ses01M"], "semantic/aligned_cosine": [0.5, 0.4],
                                       "semantic/random_cosine": [0.0, 0.1]}
     assert aggregate.alignment_checks(runs.drop(columns=["semantic/aligned_cosine", "semantic/random_cosine"])).empty
+
+
+def test_a_sweep_with_nothing_to_compare_has_an_empty_paired_table():
+    """One architecture alone (Atmaja & Akagi's sweep): no model against a baseline."""
+    per_fold = pd.DataFrame({"arch": "lstmfusion", "variant": "-", "fold": ["F1", "F2"], "seed": 0, "ccc": [0.4, 0.5]})
+    table = aggregate.paired_tests(per_fold, "ccc", [], rng=np.random.default_rng(0))
+    assert table.empty and {"p_naive_holm", "p_corrected_holm", "P(better)"} <= set(table.columns)
