@@ -333,10 +333,12 @@ _TEXT_MODEL_INPUTS = ("tokens", "text_embedding", "token_states")
 _WORD_INPUTS = ("word_sequence", "semantic_frames")
 
 
-def pretrained_models(config: TrialConfig) -> dict:
-    """The pretrained models a trial reads, by model-config key: ``text_model``, ``speech_model``
-    and ``word_vectors`` (a vectors file), each only where its architecture uses it; what reports
-    and MLflow tags name beside a model.
+def pretrained_models(config: TrialConfig, *, extracted: bool = False) -> dict:
+    """The pretrained models a trial's model reads, by model-config key: ``text_model``,
+    ``speech_model`` and ``word_vectors`` (a vectors file), each only where its architecture uses
+    it and its ``model.modalities`` keeps it; what reports and MLflow tags name beside a model.
+    ``extracted``: every model its features are extracted with, the left-out modality's too (what
+    must load before a sweep starts).
 
     Examples:
         >>> pretrained_models(TrialConfig.from_dict({"model.arch": "text", "model.text_model": "bert-base-uncased"}))
@@ -345,6 +347,8 @@ def pretrained_models(config: TrialConfig) -> dict:
         {}
     """
     m, kinds = config.model, set(REGISTRY[config.model.arch].inputs.values())
+    if m.modalities == "audio" and not extracted:
+        kinds -= {*_TEXT_MODEL_INPUTS, *_WORD_INPUTS}
     words = kinds & {"word_sequence"} or (kinds & {"semantic_frames"} if m.semantic == "vectors" else set())
     models = {}
     if kinds & set(_TEXT_MODEL_INPUTS) or (words and not m.word_vectors):

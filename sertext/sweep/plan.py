@@ -80,13 +80,13 @@ def print_plan(sweep: SweepConfig, settings: RunSettings) -> None:
 
 
 def _models(trial) -> dict:
-    """``{model key: name}`` of the pretrained models and recognisers a trial reads."""
+    """``{model key: name}`` of the pretrained models and recognisers a trial's features need."""
     from sertext.config import TrialConfig, pretrained_models
 
     config = TrialConfig.from_dict(trial.config)
     data = config.data
-    return {**pretrained_models(config), **{k: v for k, v in (("asr_model", data.asr_model),
-                                                               ("cross_asr_model", data.cross_asr_model)) if v}}
+    asr = {k: v for k, v in (("asr_model", data.asr_model), ("cross_asr_model", data.cross_asr_model)) if v}
+    return {**pretrained_models(config, extracted=True), **asr}
 
 
 def _model_lines(trials: list, demo: bool) -> list[tuple[str, dict]]:

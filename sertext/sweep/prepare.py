@@ -75,7 +75,7 @@ def check_models(trials: list[Trial]) -> None:
     wanted = {}
     for trial in trials:
         config = TrialConfig.from_dict(trial.config)
-        wanted.update({(key, name): None for key, name in pretrained_models(config).items()})
+        wanted.update({(key, name): None for key, name in pretrained_models(config, extracted=True).items()})
         data = config.data
         wanted.update({(key, name): None for key, name in (("asr_model", data.asr_model),
                                                             ("cross_asr_model", data.cross_asr_model)) if name})
