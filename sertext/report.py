@@ -843,11 +843,24 @@ def _residual_lines_figure(tables, out: Path) -> str:
             for fit in fits[(fits["target"] == target) & (fits["variant"] == variant)].itertuples(index=False):
                 axis.plot(x, fit.intercept + fit.slope * x, label=fit.model)
             axis.axhline(0, color="#999", linewidth=0.8)
-            axis.set_title(target if variant == "-" else f"{target}\n{variant}", fontsize=7)
+            axis.set_title(f"{target}\n{_panel_label(variant)}", fontsize=7)
             axis.set_xlabel("gold standard", fontsize=7)
         axes[row, 0].set_ylabel("residual (truth − prediction)", fontsize=7)
         axes[row, 0].legend(fontsize=6)
     return _save(figure, out, "residual_lines.png")
+
+
+def _panel_label(variant: str) -> str:
+    """A variant as a panel title: without its targets (the panel names them), wrapped.
+
+    Examples:
+        >>> print(_panel_label("targets=arousal,valence,dominance loss=ccc loss_weights=0.7,0.2,0.1"))
+        loss=ccc loss_weights=0.7,0.2,0.1
+    """
+    import textwrap
+
+    kept = " ".join(token for token in variant.split() if not token.startswith("targets="))
+    return textwrap.fill(kept if kept not in ("", "-") else "", width=40)
 
 
 def _residual_box_figures(tables, out: Path) -> list[tuple[str, str]]:
@@ -855,7 +868,8 @@ def _residual_box_figures(tables, out: Path) -> list[tuple[str, str]]:
     six to a row, one y scale), a box of residuals per dialogue act.  Returns ``(target, file)``."""
     plt = _pyplot()
     data = _by_model(tables.residuals.dropna(subset=["dialogue_act"]))
-    data = data.assign(label=data["model"] + np.where(data["variant"] == "-", "", "\n" + data["variant"]))
+    data = data.assign(label=[f"{model}\n{_panel_label(variant)}".strip() for model, variant
+                              in zip(data["model"], data["variant"], strict=True)])
     acts = sorted(data["dialogue_act"].unique())
     figures = []
     for target in dict.fromkeys(data["target"]):
