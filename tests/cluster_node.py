@@ -12,7 +12,11 @@ cluster starts stays inside:
   ``/etc/passwd`` is the test's ``home`` folder (so sshd logs in there and ``~`` means it, for
   the remote shell, rsync and every relative path a sweep writes), and the sshd config sets
   ``TMPDIR``: the node's ``~/sertext``, ``~/sertext-venv``, ``~/mlflow``, ``~/reports``,
-  ``~/ray_results`` and Ray's session files never touch the real ones.
+  ``~/ray_results`` and Ray's session files never touch the real ones;
+- **its own copies of system folders** given as ``private`` (e.g. where the distribution keeps
+  its PostgreSQL clusters: ``POSTGRES_FOLDERS`` in tests/postgres.py): empty folders under the
+  test's folder, with the owner and mode of the real ones, mounted over them inside, so what the
+  node creates there (a database cluster) is its own and this machine's stays as it was.
 
 The client side (``ray up``, ``ray submit``, ``ray down``) runs inside the namespaces too
 (:meth:`Node.run`), with Ray's SSH control sockets in a private folder (so it can never reuse a
@@ -79,8 +83,9 @@ def user_pip_cache() -> str:
 class Node:
     """An SSH host in its own namespaces, its files under ``folder``; use as a context manager."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, private: tuple[str, ...] = ()) -> None:
         self.folder = Path(folder)
+        self.private = tuple(private)
         self.home = self.folder / "home"
         self.tmp = self.folder / "tmp"
         self.key = self.folder / "client" / "id_ed25519"
@@ -130,6 +135,7 @@ class Node:
             "sshd_config": str(sshd_dir / "sshd_config"), "ready": str(self.folder / "ready"),
             "hosts": str(self.folder / "hosts"), "passwd": str(self.folder / "passwd"), "socket": str(self.socket),
             "control_dir": ray_ssh_control_dir(), "private_control_dir": str(self.folder / "client" / "ssh-control"),
+            "private": self._private_folders(),
         }))
         self._proxy = _ConnectProxy(str(self.socket), _ConnectHandler)
         threading.Thread(target=self._proxy.serve_forever, daemon=True).start()
@@ -143,6 +149,19 @@ class Node:
                 raise RuntimeError(f"the SSH node did not start; {self.log}:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.1)
         self.init_pid = _child_of(self.process.pid)
+
+    def _private_folders(self) -> list[tuple[str, str]]:
+        """``(own folder, system folder)`` for each of ``private``, the own one made empty with the
+        system one's owner and mode."""
+        pairs = []
+        for target in self.private:
+            info = os.stat(target)  # a missing one is an error: the mount would have no place
+            source = self.folder / "private" / target.strip("/").replace("/", "_")
+            source.mkdir(parents=True)
+            os.chown(source, info.st_uid, info.st_gid)
+            source.chmod(info.st_mode & 0o7777)
+            pairs.append((str(source), target))
+        return pairs
 
     def stop(self) -> None:
         """Kill the namespace's init, and with it every process inside; stop the proxy."""
@@ -203,13 +222,18 @@ class Node:
 
     def listening_ports(self) -> set[int]:
         """TCP ports something listens on in the node's network."""
-        ports = set()
+        return {port for _, port in self.listening_sockets()}
+
+    def listening_sockets(self) -> set[tuple[str, int]]:
+        """``(address, port)`` of each TCP socket listening in the node's network."""
+        found = set()
         for table in ("tcp", "tcp6"):
             for line in Path(f"/proc/{self.init_pid}/net/{table}").read_text().splitlines()[1:]:
                 fields = line.split()
                 if fields[3] == "0A":  # LISTEN
-                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-        return ports
+                    address, port = fields[1].rsplit(":", 1)
+                    found.add((_address(address), int(port, 16)))
+        return found
 
     def ssh(self, command: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """Run a shell command on the node over SSH, as Ray does."""
@@ -228,6 +252,13 @@ def _with_home(line: str, uid: int, home: Path) -> str:
         fields[5] = str(home)
         return ":".join(fields) + "\n"
     return line
+
+
+def _address(hex_address: str) -> str:
+    """An address as /proc/net/tcp{,6} writes it (32-bit words in host order) → its usual form."""
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4)) if sys.byteorder == "little" else raw
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, words)
 
 
 def _child_of(pid: int) -> int:
@@ -329,8 +360,9 @@ def _relay(socket_path: str) -> None:
 
 def _init(folder: Path) -> None:
     """PID 1 of the namespace: loopback up; private /run (sshd's privilege separation folder),
-    /etc/hosts (this machine's name is 127.0.0.1 here), /etc/passwd (the private home) and Ray's
-    SSH control folder; the proxy's near end; sshd; then reap orphans until killed."""
+    /etc/hosts (this machine's name is 127.0.0.1 here), /etc/passwd (the private home), Ray's
+    SSH control folder and the ``private`` folders; the proxy's near end; sshd; then reap orphans
+    until killed."""
     config = json.loads((folder / "init.json").read_text())
     _loopback_up()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", "/run"], check=True)
@@ -339,6 +371,8 @@ def _init(folder: Path) -> None:
     subprocess.run(["mount", "--bind", config["passwd"], "/etc/passwd"], check=True)
     os.makedirs(config["control_dir"], mode=0o700, exist_ok=True)
     subprocess.run(["mount", "--bind", config["private_control_dir"], config["control_dir"]], check=True)
+    for source, target in config["private"]:
+        subprocess.run(["mount", "--bind", source, target], check=True)
     threading.Thread(target=_relay, args=(config["socket"],), daemon=True).start()
     subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", config["sshd_config"]])
     for _ in range(200):

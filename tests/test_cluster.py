@@ -1,7 +1,8 @@
 """The cluster launcher configs: Ray's own validation, what their ``rsync_exclude`` lets through to
 the nodes, the locked install, and (slow) the whole path with Ray's real launcher: ``ray up``,
 ``ray submit`` of the demo sweep, ``ray up`` again and ``ray down`` of ``cluster/local.yaml``
-against an SSH host on this machine (tests/cluster_node.py).
+against an SSH host on this machine (tests/cluster_node.py), whose MLflow server keeps its runs
+in the distribution's PostgreSQL (cluster/head-postgres.sh, in the node's own PostgreSQL folders).
 """
 
 import copy
@@ -19,6 +20,7 @@ from ray.autoscaler._private.command_runner import SSHCommandRunner
 from ray.autoscaler._private.util import prepare_config, validate_config
 
 from tests.cluster_node import Node, missing_tools
+from tests.postgres import POSTGRES_FOLDERS, head_postgres_missing, password_seen
 
 ROOT = Path(__file__).resolve().parent.parent
 CLUSTER = ROOT / "cluster"
@@ -37,6 +39,10 @@ def test_cluster_config_validates(name):
     starts = " ".join(config["head_start_ray_commands"])
     assert "--dashboard-host=127.0.0.1" in starts and "cluster/head-mlflow.sh" in starts
     assert "mlflow/server.sh" in (CLUSTER / "head-mlflow.sh").read_text()
+    # PostgreSQL installed in the head's setup, started before the MLflow server that uses it.
+    assert "bash ~/sertext/cluster/head-postgres.sh install" in config["head_setup_commands"]
+    postgres = starts.index("bash ~/sertext/cluster/head-postgres.sh start")
+    assert postgres < starts.index('--backend "$(bash ~/sertext/cluster/head-postgres.sh uri)"')
     assert "RAY_AUTH_MODE=disabled" in " ".join(config["worker_start_ray_commands"])
 
 
@@ -125,6 +131,12 @@ HEAD = "127.0.0.1"
 SWEEP = "iemocap-loso-demo"
 ARCHS = {"cnn14", "text", "sfcnn14", "mfcnn14"}
 FOLDS = ("Ses01F", "Ses01M")
+POSTGRES_URI = "postgresql+psycopg2://sertext@127.0.0.1:5432/sertext"
+POSTGRES_PROCESSES = ("/usr/lib/postgresql/", "postgres: ")  # the postmaster, its children
+# As the head's user: the runs by status, then the README's backup and the runs table in it.
+POSTGRES_CHECK = ("psql -h 127.0.0.1 -U sertext -d sertext -Atc 'SELECT status, count(*) FROM runs GROUP BY status'"
+                  " && pg_dump --format=custom --host=127.0.0.1 --username=sertext --file=sertext.dump sertext"
+                  " && pg_restore --list sertext.dump | grep -c 'TABLE DATA public runs '")
 
 CHECK_RUNS = """
 import json, sys
@@ -190,7 +202,7 @@ def ssh_node(tmp_path_factory):
     reason = launcher_skip_reason()
     if reason:
         pytest.skip(reason)
-    node = Node(tmp_path_factory.mktemp("node"))
+    node = Node(tmp_path_factory.mktemp("node"), private=tuple(f for f in POSTGRES_FOLDERS if os.path.isdir(f)))
     started = None
     try:
         with node:
@@ -199,8 +211,15 @@ def ssh_node(tmp_path_factory):
     finally:  # the node's install (GB of torch and CUDA wheels), checkpoints and caches; logs stay
         for bulk in ("sertext-venv", "ray_results", ".cache"):
             shutil.rmtree(node.home / bulk, ignore_errors=True)
+        shutil.rmtree(node.folder / "private", ignore_errors=True)  # a PostgreSQL cluster
         if started is not None:
             print(f"node stopped and cleaned up in {time.monotonic() - started:.1f} s", flush=True)
+
+
+def leftovers(node: Node) -> dict:
+    """The node's processes other than its init, sshd and SSH clients (pid → command line)."""
+    return {pid: cmd for pid, cmd in node.processes().items()
+            if pid != node.init_pid and not cmd.startswith(("sshd:", "ssh "))}
 
 
 def tail(path: Path, chars: int = 6000) -> str:
@@ -265,9 +284,14 @@ def test_head_mlflow_follows_the_heads_ray(ssh_node):
 @pytest.mark.slow
 @pytest.mark.ray
 def test_ray_up_submit_and_down_over_ssh(ssh_node, record_property):
-    """`ray up` installs the node and starts Ray and the MLflow server; `ray submit` of the demo
-    sweep (two folds, one seed: 8 trials) logs every trial and the report to that server; a second
-    `ray up` replaces the server instead of adding one; `ray down` leaves nothing running."""
+    """`ray up` installs the node and starts PostgreSQL (loopback only, password in ~/.pgpass only),
+    Ray and the MLflow server on it; `ray submit` of the demo sweep (two folds, one seed: 8 trials)
+    logs every trial and the report to that server; a second `ray up` replaces the server instead of
+    adding one and keeps the password; `ray down` leaves nothing running but PostgreSQL, the system
+    service that keeps the runs (cluster/README.md), which head-postgres.sh then stops."""
+    reason = head_postgres_missing()
+    if reason:
+        pytest.skip(reason)
     node = ssh_node
     config = node.folder / "client" / "local.yaml"
     config.write_text(yaml.safe_dump(localhost_config(node.key), sort_keys=False))
@@ -295,7 +319,13 @@ def test_ray_up_submit_and_down_over_ssh(ssh_node, record_property):
         ray_cli("ray up", "up", "-y", config, timeout=1200)
         servers = mlflow_servers(node)
         assert len(servers) == 1, servers
-        assert {22, 5000, 6379} <= node.listening_ports()
+        assert f"--backend-store-uri {POSTGRES_URI} " in f"{next(iter(servers.values()))} "
+        assert {22, 5000, 5432, 6379} <= node.listening_ports()
+        assert {address for address, port in node.listening_sockets() if port == 5432} <= {"127.0.0.1", "::1"}
+        pgpass = node.home / ".pgpass"
+        assert pgpass.stat().st_mode & 0o777 == 0o600
+        (login,) = pgpass.read_text().splitlines()
+        assert login.startswith("127.0.0.1:5432:sertext:sertext:") and len(login.rsplit(":", 1)[1]) == 48
         # The node got the whole package (sertext/data/ was lost to rsync_exclude "data", issue 12).
         assert (node.home / "sertext" / "sertext" / "data" / "__init__.py").is_file()
         assert not (node.home / "sertext" / ".venv").exists()
@@ -315,25 +345,38 @@ def test_ray_up_submit_and_down_over_ssh(ssh_node, record_property):
             assert trial["status"] == "FINISHED" and trial["kind"] == "trial", trial
             assert {"predictions/dev.csv", "predictions/test.csv", "confusion_matrix.png"} <= set(trial["artifacts"])
         assert (node.home / "reports" / SWEEP / "report.md").is_file()  # the driver ran in the node's home
+        # The runs are rows of the head's PostgreSQL, and the README's backup (pg_dump) has them.
+        in_postgres = node.ssh(POSTGRES_CHECK)
+        assert in_postgres.stdout.split() == ["FINISHED|9", "1"], in_postgres.stdout + in_postgres.stderr
+
+        # The head's setup once more (`ray up` skips it while the node's config is unchanged): a no-op.
+        setup = node.ssh(" && ".join(localhost_config(node.key)["head_setup_commands"]))
+        assert setup.returncode == 0 and "PostgreSQL is installed" in setup.stderr, setup.stdout + setup.stderr
+        assert not any(step in setup.stderr for step in ("installing", "creating")), setup.stderr
 
         # Again: `ray stop` first, so the watcher ends the old server; the new start replaces it.
         ray_cli("ray up again", "up", "-y", config, timeout=600)
         again = mlflow_servers(node)
         assert len(again) == 1 and not set(again) & set(servers), (servers, again)
         assert [p["id"] for p in runs()["parents"]] == [parent["id"]]  # the same store behind it
+        assert pgpass.read_text().splitlines() == [login]  # the same password
+        assert not password_seen(node, login.rsplit(":", 1)[1])
 
         ray_cli("ray down", "down", "-y", config, timeout=300)
         started = time.monotonic()
         while True:  # the server goes a second or two after `ray down` has stopped Ray
-            left = {pid: cmd for pid, cmd in node.processes().items()
-                    if pid != node.init_pid and not cmd.startswith(("sshd:", "ssh "))}
-            ports = node.listening_ports() - {22, 3128}
+            left = {pid: cmd for pid, cmd in leftovers(node).items() if not cmd.startswith(POSTGRES_PROCESSES)}
+            ports = node.listening_ports() - {22, 3128, 5432}
             if not (left or ports) or time.monotonic() - started > 60:
                 break
             time.sleep(0.5)
-        seconds["ray down until nothing is left"] = round(seconds["ray down"] + time.monotonic() - started, 1)
+        seconds["ray down until only PostgreSQL is left"] = round(seconds["ray down"] + time.monotonic() - started, 1)
         assert not left, f"ray down left processes on the head: {left}"
         assert not ports, f"ray down left ports open on the head: {ports}"
+        assert 5432 in node.listening_ports()  # PostgreSQL outlives `ray down` (cluster/README.md)
+        assert node.ssh("bash ~/sertext/cluster/head-postgres.sh stop").returncode == 0
+        assert wait_until(lambda: not leftovers(node)), f"PostgreSQL did not stop: {leftovers(node)}"
+        assert node.listening_ports() <= {22, 3128}
     finally:
         print(f"phase times (s): {json.dumps(seconds)}", flush=True)
         record_property("phase_seconds", json.dumps(seconds))
