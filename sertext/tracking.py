@@ -23,6 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 
+from sertext.backoff import quiet_http_retries, retry
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KIND_TAG = "sertext.kind"
 TRIAL_KEY_TAG = "sertext.trial_key"
@@ -125,6 +127,9 @@ def redact(uri: str) -> str:
 
 
 def client(tracking_uri: str) -> MlflowClient:
+    """A client whose HTTP requests are sent once each: :func:`retry` is the one layer that retries
+    (see sertext/backoff.py for why the two layers must not multiply)."""
+    quiet_http_retries()
     return MlflowClient(tracking_uri=tracking_uri)
 
 
@@ -137,13 +142,13 @@ def prepare_experiment(tracking_uri: str, name: str) -> str:
     if tracking_uri.startswith("sqlite:///"):
         Path(tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     mlflow = client(tracking_uri)
-    experiment = mlflow.get_experiment_by_name(name)
+    experiment = retry(lambda: mlflow.get_experiment_by_name(name))
     if experiment is not None:
         return experiment.experiment_id
     location = None
     if tracking_uri.startswith("sqlite:///"):  # artifacts beside the database, not in a trial's cwd
         location = (Path(tracking_uri[len("sqlite:///"):]).parent / "artifacts" / name).as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    return retry(lambda: mlflow.create_experiment(name, artifact_location=location))
 
 
 def start_parent_run(tracking_uri: str, experiment_id: str, sweep: str, params: dict,
@@ -151,15 +156,15 @@ def start_parent_run(tracking_uri: str, experiment_id: str, sweep: str, params: 
     """Open the sweep's parent run (or reopen ``run_id`` when a sweep resumes)."""
     mlflow = client(tracking_uri)
     if run_id is not None:
-        mlflow.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+        retry(lambda: mlflow.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING)))
         return run_id
-    run = mlflow.create_run(experiment_id, run_name=sweep, tags={KIND_TAG: "sweep", SWEEP_TAG: sweep})
+    run = retry(lambda: mlflow.create_run(experiment_id, run_name=sweep, tags={KIND_TAG: "sweep", SWEEP_TAG: sweep}))
     _log_params(mlflow, run.info.run_id, params)
     return run.info.run_id
 
 
 def end_run(tracking_uri: str, run_id: str, status: str = "FINISHED") -> None:
-    client(tracking_uri).set_terminated(run_id, status=status)
+    retry(lambda: client(tracking_uri).set_terminated(run_id, status=status))
 
 
 def mark_stale_runs_killed(tracking_uri: str, experiment_id: str, parent_run_id: str) -> int:
@@ -168,9 +173,9 @@ def mark_stale_runs_killed(tracking_uri: str, experiment_id: str, parent_run_id:
     A trial that runs again reopens its run (see :class:`TrialRun`), which sets it RUNNING.
     """
     mlflow = client(tracking_uri)
-    stale = child_runs(tracking_uri, experiment_id, parent_run_id, status="RUNNING")
+    stale = retry(lambda: child_runs(tracking_uri, experiment_id, parent_run_id, status="RUNNING"))
     for run in stale:
-        mlflow.set_terminated(run.info.run_id, status="KILLED")
+        retry(lambda run_id=run.info.run_id: mlflow.set_terminated(run_id, status="KILLED"))
     return len(stale)
 
 
@@ -179,7 +184,7 @@ def mark_stopped_early(tracking_uri: str, experiment_id: str, parent_run_id: str
     those still RUNNING as KILLED, so that reports set them aside and tell them from failed ones;
     return how many runs were tagged."""
     mlflow, keys = client(tracking_uri), set(trial_keys)
-    stopped = [run for run in child_runs(tracking_uri, experiment_id, parent_run_id)
+    stopped = [run for run in retry(lambda: child_runs(tracking_uri, experiment_id, parent_run_id))
                if run.data.tags.get(TRIAL_KEY_TAG) in keys]
     for run in stopped:
         retry(lambda run_id=run.info.run_id: mlflow.set_tag(run_id, STOPPED_TAG, "true"))
@@ -190,7 +195,9 @@ def mark_stopped_early(tracking_uri: str, experiment_id: str, parent_run_id: str
 
 def child_runs(tracking_uri: str, experiment_id: str, parent_run_id: str, *, status: str | None = None,
                trial_key: str | None = None) -> list:
-    """The parent's child runs, optionally only those with a status or a trial key."""
+    """The parent's child runs, optionally only those with a status or a trial key.
+
+    Not retried here: callers wrap the whole listing in :func:`retry`, so retries never nest."""
     query = [f"tags.mlflow.parentRunId = '{parent_run_id}'"]
     if status:
         query.append(f"attributes.status = '{status}'")
@@ -270,20 +277,6 @@ def _log_params(mlflow: MlflowClient, run_id: str, params: dict) -> None:
     items = [Param(k, str(v)[:_MAX_PARAM_LENGTH]) for k, v in sorted(params.items())]
     for start in range(0, len(items), 100):
         retry(lambda chunk=items[start:start + 100]: mlflow.log_batch(run_id, params=chunk))
-
-
-def retry(call, attempts: int = 6, first_wait_s: float = 0.5):
-    """Call, retrying with exponential backoff on connection-type errors (a restarting server,
-    a locked SQLite file)."""
-    for attempt in range(attempts):
-        try:
-            return call()
-        except Exception as exc:  # MLflow wraps transport errors in several exception types
-            transient = any(word in str(exc).lower() for word in (
-                "connection", "timed out", "database is locked", "max retries", "503", "502", "temporarily"))
-            if not transient or attempt == attempts - 1:
-                raise
-            time.sleep(first_wait_s * 2**attempt)
 
 
 def _create_once(mlflow: MlflowClient, experiment_id: str, parent_run_id: str, trial_key: str, run_name: str,

@@ -5,13 +5,7 @@ session runs with a temporary HOME, Ray token auth off and MLflow telemetry off.
 """
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 
 import pytest
 
@@ -21,6 +15,7 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
 os.environ["RAY_DEDUP_LOGS"] = "0"
 
+from sertext.tracking_server import free_port, start_server, stop_server, wait_until_up
 from tests.fixtures import write_emotyda, write_iemocap, write_msp
 
 
@@ -90,36 +85,28 @@ def cluster():
 
 
 class MlflowServer:
-    """A real ``mlflow server`` on 127.0.0.1 over SQLite, which a test may stop and start again
-    on the same port and store; only its own process group is ever signalled."""
+    """A real MLflow server over SQLite, started through ``mlflow/server.sh`` (so tests run the real
+    settings) on 127.0.0.1, which a test may stop and start again on the same port and store; only its
+    own process group is ever signalled (SIGTERM, then SIGKILL after a grace period)."""
 
     def __init__(self, folder) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.artifacts = folder / "server-artifacts"
-        self.command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{folder}/server.db",
-                        "--artifacts-destination", str(self.artifacts), "--host", "127.0.0.1",
-                        "--port", str(self.port), "--workers", "1"]
+        self.backend = f"sqlite:///{folder}/server.db"
         self.process = None
 
     def start(self) -> None:
-        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-        self.process = subprocess.Popen(self.command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"{self.url}/health", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.25)
-        self.stop()
-        pytest.fail("mlflow server did not start")
+        self.process = start_server(self.backend, self.artifacts, self.port)
+        try:
+            wait_until_up(self.url, self.process, timeout_s=60)
+        except RuntimeError as error:
+            self.stop()
+            pytest.fail(str(error))
 
-    def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(30)
+    def stop(self) -> str:
+        """SIGTERM, a grace period, then SIGKILL for the whole group; how it ended."""
+        return stop_server(self.process)
 
 
 @pytest.fixture

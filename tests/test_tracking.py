@@ -1,12 +1,15 @@
 """MLflow tracking without Ray: one run per trial key, reopened runs, stale runs."""
 
+import os
+import random
 from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from sertext import tracking
+from sertext import backoff, tracking
 
 
 @pytest.fixture
@@ -94,19 +97,77 @@ def test_a_retried_create_whose_reply_was_lost_makes_no_second_run(store, monkey
     assert [r.info.run_id for r in tracking.child_runs(uri, experiment, parent)] == lost == [run.run_id]
 
 
-def test_transient_errors_are_retried_and_others_raised(monkeypatch):
-    monkeypatch.setattr(tracking.time, "sleep", lambda s: waits.append(s))
+def test_transient_errors_are_retried_with_full_jitter(monkeypatch):
+    """Sleeps are uniform in [0, cap], the cap doubling from 0.5 s: the same as a seeded draw."""
     waits, calls = [], []
 
     def flaky():
         calls.append(1)
-        if len(calls) < 3:
-            raise ConnectionError("Max retries exceeded: Connection refused")
+        if len(calls) < 4:
+            raise MlflowException("RESOURCE_EXHAUSTED: 400 BAD_REQUEST: QueuePool limit of size 5 overflow 10 "
+                                  "reached, connection timed out, timeout 30.00")
         return "ok"
 
-    assert tracking.retry(flaky) == "ok" and waits == [0.5, 1.0]
+    assert backoff.retry(flaky, sleep=waits.append, rng=random.Random(7)) == "ok"
+    expected = random.Random(7)
+    assert waits == [expected.uniform(0, cap) for cap in (0.5, 1.0, 2.0)]
+    assert len(set(waits)) == 3 and all(0 <= w <= cap for w, cap in zip(waits, (0.5, 1.0, 2.0), strict=True))
+
+
+def test_a_non_transient_error_is_raised_at_once():
+    waits, calls = [], []
+
+    def bad_parameter():
+        calls.append(1)
+        raise MlflowException("INVALID_PARAMETER_VALUE: Changing param values is not allowed")
+
+    with pytest.raises(MlflowException, match="Changing param values"):
+        backoff.retry(bad_parameter, sleep=waits.append, rng=random.Random(0))
     with pytest.raises(KeyError):
-        tracking.retry(lambda: {}["missing"])
+        backoff.retry(lambda: {}["missing"], sleep=waits.append)
+    assert calls == [1] and waits == []
+
+
+@pytest.mark.parametrize("message", ["API request to http://h/api/2.0/mlflow/runs/create failed with exception "
+                                     "HTTPConnectionPool(host='h', port=5000): Max retries exceeded with url: x "
+                                     "(Caused by ResponseError('too many 503 error responses'))",
+                                     "(sqlite3.OperationalError) database is locked",
+                                     "FATAL: sorry, too many clients already",
+                                     "API request to endpoint /api failed with error code 429 != 200"])
+def test_busy_server_answers_are_transient(message):
+    assert backoff.is_transient(MlflowException(message))
+    assert backoff.is_transient(ConnectionRefusedError("refused"))
+    assert not backoff.is_transient(MlflowException("RESOURCE_DOES_NOT_EXIST: Run 'abc' not found"))
+
+
+def test_attempts_and_total_wait_are_bounded():
+    down = ConnectionError("Connection refused")
+
+    def always_down():
+        calls.append(1)
+        raise down
+
+    calls, waits = [], []
+    with pytest.raises(ConnectionError):
+        backoff.retry(always_down, backoff=backoff.Backoff(attempts=5, total_wait_s=1000), sleep=waits.append,
+                      rng=random.Random(1))
+    assert len(calls) == 5 and len(waits) == 4  # no sleep after the last attempt
+    calls, waits = [], []
+    with pytest.raises(ConnectionError):
+        backoff.retry(always_down, backoff=backoff.Backoff(attempts=100, max_cap_s=30, total_wait_s=60),
+                      sleep=waits.append, rng=random.Random(1))
+    assert sum(waits) == pytest.approx(60) and len(calls) == len(waits) + 1 < 100
+    assert max(backoff.DEFAULT_BACKOFF.cap_s(k) for k in range(50)) == backoff.DEFAULT_BACKOFF.max_cap_s
+
+
+def test_mlflow_http_retries_are_off_so_the_layers_do_not_multiply(monkeypatch):
+    monkeypatch.setenv(backoff.HTTP_RETRIES_VARIABLE, "7")  # so that teardown restores the original state
+    monkeypatch.delenv(backoff.HTTP_RETRIES_VARIABLE)
+    tracking.client("http://127.0.0.1:9")  # nothing listens: a client is made without a request
+    assert os.environ[backoff.HTTP_RETRIES_VARIABLE] == "0"
+    monkeypatch.setenv(backoff.HTTP_RETRIES_VARIABLE, "3")  # the user's own choice is kept
+    tracking.client("http://127.0.0.1:9")  # nothing listens: a client is made without a request
+    assert os.environ[backoff.HTTP_RETRIES_VARIABLE] == "3"
 
 
 def test_runs_url_opens_the_runs_table_not_the_genai_overview():
