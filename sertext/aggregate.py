@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sertext import record, stats, tracking
+from sertext import fetch, record, stats, tracking
 from sertext.fusion import fuse_sweep
 from sertext.metrics import f1_per_class, table_metrics
 from sertext.models.registry import ARCHITECTURES
 from sertext.predictions import classes_of, output_column, targets_of, task_of
+from sertext.progress import Stages
 
 KEYS = ["arch", "variant", "fold", "seed"]
 
@@ -34,17 +35,39 @@ def collect_runs(tracking_uri: str, experiment_id: str, parent_run_id: str) -> p
     """The sweep's child runs, one row each (:func:`sertext.record.trial_row`): ``run_id``,
     ``arch``, ``variant``, ``fold``, ``seed``, ``setting`` (the grid point or searched values),
     ``status``, ``stopped`` (stopped early by the scheduler), ``models`` (the pretrained models it
-    read) and the final dev/test/cross metrics (and probes, ``probe/…``, and semantic spaces'
-    alignment checks, ``semantic/…``) MLflow holds."""
-    rows = [record.trial_row(run) for run in tracking.child_runs(tracking_uri, experiment_id, parent_run_id)]
+    read), ``end_time`` (when the run last ended, ms since the epoch: part of the prediction
+    cache's key, :mod:`sertext.fetch`) and the final dev/test/cross metrics (and probes,
+    ``probe/…``, and semantic spaces' alignment checks, ``semantic/…``) MLflow holds."""
+    rows = [{**record.trial_row(run), "end_time": run.info.end_time}
+            for run in tracking.child_runs(tracking_uri, experiment_id, parent_run_id)]
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", *KEYS, "setting", "status", "stopped",
-                                                                 "models"])
+                                                                 "models", "end_time"])
 
 
-def collect_predictions(tracking_uri: str, runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+def prediction_requests(runs: pd.DataFrame, splits) -> list[fetch.RunRequest]:
+    """What to fetch for ``splits``: every FINISHED run with the splits it made (those it logged
+    metrics of: a run of a protocol without a dev set has no dev predictions)."""
+    finished = runs[runs["status"] == "FINISHED"]
+    made = {split: finished[finished.columns[finished.columns.str.startswith(f"{split}/")]].notna().any(axis=1)
+            for split in splits}
+    end_times = finished["end_time"] if "end_time" in finished.columns else pd.Series(None, index=finished.index)
+    return [fetch.RunRequest(run_id, None if pd.isna(end) else int(end),
+                             tuple(split for split in splits if made[split].loc[index]))
+            for index, run_id, end in zip(finished.index, finished["run_id"], end_times, strict=True)]
+
+
+def collect_predictions(tracking_uri: str, runs: pd.DataFrame, split: str = "test", *, tables: dict | None = None,
+                        progress: bool = False) -> pd.DataFrame:
     """The stored ``split`` predictions of every FINISHED run that made them (a run of a protocol
     without a dev set has no dev predictions), stacked, with the run's keys; empty when no run has
     ``split`` predictions.
+
+    Args:
+        tracking_uri, runs: the store and the sweep's runs (:func:`collect_runs`).
+        split: ``dev``, ``test`` or ``cross``.
+        tables: the tables already fetched (:func:`sertext.fetch.fetch_predictions`), else they
+            are fetched now, in parallel and through the prediction cache.
+        progress: a progress bar while fetching.
 
     Raises:
         ValueError: the sweep has no finished run at all.
@@ -52,10 +75,11 @@ def collect_predictions(tracking_uri: str, runs: pd.DataFrame, split: str = "tes
     finished = runs[runs["status"] == "FINISHED"]
     if finished.empty:
         raise ValueError("the sweep has no finished runs to aggregate")
-    made = finished.columns[finished.columns.str.startswith(f"{split}/")]
-    frames = [tracking.load_predictions(tracking_uri, run.run_id, split).assign(
-        arch=run.arch, variant=run.variant, fold=run.fold, seed=run.seed)
-        for run in finished[finished[made].notna().any(axis=1)].itertuples()] if len(made) else []
+    requests = [r for r in prediction_requests(finished, (split,)) if r.splits]
+    if tables is None:
+        tables = fetch.fetch_predictions(tracking_uri, requests, progress=progress)
+    keys = finished.set_index("run_id")[KEYS]
+    frames = [tables[(r.run_id, split)].assign(**keys.loc[r.run_id].to_dict()) for r in requests]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["utt_id", *KEYS])
 
 
@@ -538,7 +562,8 @@ class SweepTables:
 
 
 def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, audio: str | None = None,
-                    text: str | None = None, rng: np.random.Generator | None = None) -> SweepTables:
+                    text: str | None = None, rng: np.random.Generator | None = None,
+                    progress: bool = True) -> SweepTables:
     """Aggregate the latest launch of a sweep from MLflow alone: its runs and stored predictions.
 
     Adds late fusion (``LF``) and dev-weighted fusion (``LF-weighted``) rows when the sweep has
@@ -553,7 +578,13 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     Cross-corpus predictions, when the trials made
     them, are scored per fold model and averaged over folds (each fold's model sees the other
     corpus' test set), as the multistage-conditioning paper does.
+
+    Every prediction table is fetched once, in parallel and through the prediction cache
+    (:mod:`sertext.fetch`); ``progress`` shows a progress bar for it and a line per stage after
+    it on stderr.
     """
+    stages = Stages("report", enabled=progress)
+    stages.begin("runs", f"searching experiment {experiment!r}")
     experiment_id, parent = tracking.latest_sweep_run(tracking_uri, experiment)
     runs = collect_runs(tracking_uri, experiment_id, parent)
     sweep = record.read_sweep_record(tracking_uri, parent)
@@ -569,8 +600,12 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         set_aside = 0
     else:
         runs, set_aside = best_trials(runs[~runs["stopped"]], select_by)
-    dev = collect_predictions(tracking_uri, runs, "dev")
-    test, weights = _with_fusion(dev, collect_predictions(tracking_uri, runs, "test"), audio, text, fixed)
+    splits = ("dev", "test", *(("cross",) if runs.columns.str.startswith("cross/").any() else ()))
+    fetched = fetch.fetch_predictions(tracking_uri, prediction_requests(runs, splits), progress=progress)
+    stages.begin("aggregation", f"{len(runs)} runs: fusion, metrics per seed and per fold")
+    dev = collect_predictions(tracking_uri, runs, "dev", tables=fetched)
+    test, weights = _with_fusion(dev, collect_predictions(tracking_uri, runs, "test", tables=fetched), audio, text,
+                                 fixed)
     task = task_of(test)
     per_seed = per_seed_metrics(test, pooled=pooled)
     metrics = _report_metrics(per_seed, task)
@@ -580,6 +615,7 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     per_fold = per_fold_metrics(test)
     comparisons = [(arch, baseline) for arch in per_seed["arch"].unique() for baseline in (audio, text)
                    if arch not in (audio, text) and baseline in set(per_seed["arch"])]
+    stages.begin("statistics", "t-tests over seeds, paired tests over folds, seed power, strata")
     tables = SweepTables(
         experiment=experiment, parent_run_id=parent, task=task, pooled=pooled, metrics=metrics,
         audio=audio, text=text, fixed_fusion=fixed, summary=seed_summary(per_seed, metrics),
@@ -621,8 +657,10 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
         tables.residual_fits = residual_fits(tables.residuals)
         if "dialogue_act" in tables.residuals.columns:
             tables.residual_tests = residual_tests(tables.residuals)
-    if runs.columns.str.startswith("cross/").any():
-        cross, _ = _with_fusion(dev, collect_predictions(tracking_uri, runs, "cross"), audio, text, fixed)
+    if "cross" in splits:
+        stages.begin("cross-corpus", "fusion, metrics and t-tests on the other corpus")
+        cross, _ = _with_fusion(dev, collect_predictions(tracking_uri, runs, "cross", tables=fetched), audio, text,
+                                fixed)
         cross_per_seed = per_seed_metrics(cross, pooled=False)
         tables.cross_metrics = _cross_metrics(metrics)
         tables.cross_summary = seed_summary(cross_per_seed, tables.cross_metrics)

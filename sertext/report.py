@@ -20,6 +20,7 @@ from sertext.data.iemocap import DIALOGUE_ACTS
 from sertext.metrics import confusion
 from sertext.models.registry import ARCHITECTURES, display_name
 from sertext.predictions import classes_of
+from sertext.progress import Stages
 
 FUSIONS = {"LF": "LF", "LF-weighted": "LF (dev-weighted)", "LF-fixed": "LF (fixed weights)"}  # after the models
 METRIC_NAMES = {"uar": "UAR", "wa": "WA", "f1_macro": "F1 (macro)", "ccc": "CCC (mean)"}
@@ -30,15 +31,20 @@ CORPUS_NAMES = {"iemocap": "IEMOCAP", "msp-podcast": "MSP-Podcast"}
 CROSS_SETS = {"msp-podcast": "its official test set (Test1)", "iemocap": "all of it"}
 
 
-def write_report(tables, out) -> Path:
-    """Write the report of one sweep into the folder ``out``; return the path of ``report.md``."""
+def write_report(tables, out, *, progress: bool = True) -> Path:
+    """Write the report of one sweep into the folder ``out``; return the path of ``report.md``.
+    ``progress``: a line on stderr as the figures and the writing begin."""
     out = Path(out)
     for folder in ("tables", "figures"):
         (out / folder).mkdir(parents=True, exist_ok=True)
-    return _write_blocks(_blocks(tables, out), out, tables.experiment)
+    stages = Stages("report", enabled=progress)
+    stages.begin("figures", f"tables and figures of {tables.experiment}")
+    blocks = _blocks(tables, out)
+    stages.begin("writing", f"report.md, report.html and tables/ in {out}")
+    return _write_blocks(blocks, out, tables.experiment)
 
 
-def write_combined_report(all_tables: list, out) -> Path:
+def write_combined_report(all_tables: list, out, *, progress: bool = True) -> Path:
     """Several sweeps side by side, each also reported on its own in ``out/<experiment>/``: the
     multistage-conditioning paper's Tables 1 and 2, which put each corpus' in-domain results
     beside those of its models tested on the other corpus, so both cross-corpus directions read in
@@ -46,7 +52,7 @@ def write_combined_report(all_tables: list, out) -> Path:
     out = Path(out)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     for tables in all_tables:
-        write_report(tables, out / tables.experiment)
+        write_report(tables, out / tables.experiment, progress=progress)
     names = ", ".join(f"`{t.experiment}`" for t in all_tables)
     models = "; ".join(f"{t.experiment}: " + ", ".join(f"{row_name(t, arch, variant)}" for arch, variant in t.models)
                        for t in all_tables if t.models)

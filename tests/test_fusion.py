@@ -116,6 +116,26 @@ def test_array_grid_search_scores_as_fused_tables_do(seed):
     assert score == pytest.approx(max(selection_score(fuse(values, other, w)) for w in grid))
 
 
+def test_every_weight_of_the_grid_scores_as_the_metrics_do_on_its_fused_table():
+    """The grid is scored all at once; each weight's score must equal sertext.metrics' UAR (ties in
+    the posteriors included) and mean CCC on that weight's fused table, not only the best one."""
+    from sertext import metrics as M
+    from sertext.fusion import _ccc_per_weight, _uar_per_weight
+
+    rng = np.random.default_rng(7)
+    grid = weight_grid(11)
+    truth = np.array(rng.choice(CLASSES[:3], 30))  # one class never occurs: skipped, as M.uar skips it
+    a, t = rng.integers(0, 3, (30, 4)) / 4, rng.integers(0, 3, (30, 4)) / 4  # coarse values: many ties
+    fused = grid[:, None, None] * a[None] + (1 - grid)[:, None, None] * t[None]
+    expected = [M.uar(truth, np.asarray(CLASSES, dtype=object)[(w * a + (1 - w) * t).argmax(axis=1)], labels=CLASSES)
+                for w in grid]
+    assert _uar_per_weight(fused, truth, CLASSES).tolist() == expected
+    targets, a, t = rng.random((30, 2)), rng.random((30, 2)), rng.random((30, 2))
+    fused = grid[:, None, None] * a[None] + (1 - grid)[:, None, None] * t[None]
+    expected = [np.mean([M.ccc(targets[:, i], (w * a + (1 - w) * t)[:, i]) for i in range(2)]) for w in grid]
+    assert _ccc_per_weight(fused, targets) == pytest.approx(expected, abs=1e-12)
+
+
 def test_single_task_variants_of_a_stack_fuse_on_their_own_targets():
     """Stacked runs of single-task variants leave the other targets' columns empty (NaN); each pair
     fuses on the targets its runs predict."""
