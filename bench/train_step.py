@@ -21,7 +21,6 @@ Run: python bench/train_step.py [--widths 0.0625 0.125 0.25 1.0] [--repeats 3] [
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from sertext.features.log_mel import LogMel, LogMelConfig
 from sertext.models import build
+from sertext.precision import cpu_description, native_cpu_bf16
 
 BATCH = 64
 FRAMES = 500  # 5 s at a 10 ms hop
@@ -237,7 +237,7 @@ def _ratio(values: dict, key: str) -> str:
 def main(widths: list, repeats: int, min_seconds: float, cpu_bf16_max_width: float) -> dict:
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
-    name = torch.cuda.get_device_name() if cuda else f"{platform.machine()} {platform.processor() or 'cpu'}"
+    name = torch.cuda.get_device_name() if cuda else cpu_description()
     rows, skipped = measure(widths, device, repeats, min_seconds, cpu_bf16_max_width)
     result = {"device": name, "device_type": device.type, "torch_threads": torch.get_num_threads(),
               "batch": BATCH, "frames": FRAMES, "repeats": repeats, "min_seconds_per_measurement": min_seconds,
@@ -250,6 +250,14 @@ def main(widths: list, repeats: int, min_seconds: float, cpu_bf16_max_width: flo
     return result
 
 
+def results_suffix(device_type: str) -> str:
+    """``gpu``; ``cpu_native_bf16`` or ``cpu_<capability>`` (e.g. ``cpu_avx2``): one file per kind of
+    CPU, since bf16 is several times faster or slower than fp32 depending on it."""
+    if device_type == "cuda":
+        return "gpu"
+    return "cpu_native_bf16" if native_cpu_bf16() else f"cpu_{torch.backends.cpu.get_cpu_capability().lower()}"
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--widths", type=float, nargs="+", default=[0.0625, 0.125, 0.25, 1.0])
@@ -259,6 +267,6 @@ if __name__ == "__main__":
     args = parser.parse_args()
     result = main(args.widths, args.repeats, args.min_seconds, args.cpu_bf16_max_width)
     print_table(result)
-    out = Path(__file__).parent / "results" / f"train_step_{'gpu' if result['device_type'] == 'cuda' else 'cpu'}.json"
+    out = Path(__file__).parent / "results" / f"train_step_{results_suffix(result['device_type'])}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")

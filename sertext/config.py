@@ -161,7 +161,8 @@ class TrainConfig:
     bn_recalibration: bool = False  # re-estimate BatchNorm statistics after each epoch (small corpora)
     standardise_targets: bool = False  # dimensional: train on z-scored targets (training-set mean, std)
     device: str = "auto"  # "auto": CUDA when present
-    amp: bool = True  # mixed precision on GPU
+    # mixed precision; None: on CUDA, and bf16 on a CPU with native bf16 (sertext.precision); True/False decide
+    amp: bool | None = None
 
     def __post_init__(self) -> None:
         weights = self.loss_weights.split(",") if isinstance(self.loss_weights, str) else self.loss_weights

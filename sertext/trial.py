@@ -47,6 +47,7 @@ from sertext.losses import ccc_loss, inverse_frequency_weights
 from sertext.models import ARCHITECTURES, build
 from sertext.models.cnn14 import MIN_FRAMES
 from sertext.models.text import BertAdamW
+from sertext.precision import autocast_dtype, trial_device
 from sertext.predictions import categorical_table, dimensional_table
 
 FRAMES_PER_S = 100  # log-Mel hop of 10 ms
@@ -99,7 +100,7 @@ def run_trial(config: TrialConfig | dict, *, reporter: Reporter | None = None,
     """Train and evaluate one configuration on one fold (see the module docstring)."""
     config = (TrialConfig.from_dict(config) if isinstance(config, dict) else config).resolved()
     _seed_everything(config.train.seed)
-    device = _device(config.train.device)
+    device = trial_device(config.train.device)
     table, classes = task_table(config, progress=progress)
     splits, feature_metrics = _prepare_splits(table, config, progress)
     scale = _TargetScale.of(splits["train"], config)
@@ -463,12 +464,6 @@ def _loss(config: TrialConfig, targets: np.ndarray, n_classes: int, device) -> C
     return lambda output, truth: ccc_loss(truth, output.float(), weights)
 
 
-def _amp_dtype(config: TrialConfig, device: torch.device):
-    if device.type != "cuda" or not config.train.amp:
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
 @dataclass
 class _Fit:
     """What one epoch of training updates and draws from."""
@@ -489,7 +484,7 @@ def _new_fit(config: TrialConfig, classes: list, splits: dict, device: torch.dev
     optimizer, scheduler = _optimiser(model, config, steps_per_epoch)
     return _Fit(model, optimizer, scheduler, _loss(config, splits["train"].targets, len(classes), device),
                 torch.Generator().manual_seed(config.train.seed),
-                torch.amp.GradScaler("cuda", enabled=_amp_dtype(config, device) == torch.float16), device)
+                torch.amp.GradScaler("cuda", enabled=autocast_dtype(config.train.amp, device) == torch.float16), device)
 
 
 def training_step_seconds(config: TrialConfig | dict, *, steps: int = 2) -> tuple[float, int, str]:
@@ -505,7 +500,7 @@ def training_step_seconds(config: TrialConfig | dict, *, steps: int = 2) -> tupl
     config = (TrialConfig.from_dict(config) if isinstance(config, dict) else config).resolved()
     if trained_per_fold(config):
         config = replace(config, model=replace(config.model, semantic="vectors"))
-    device = _device(config.train.device)
+    device = trial_device(config.train.device)
     table, classes = task_table(config, recognise=False)  # a step costs the same on recognised text
     training = fold_training(config, recognise=False)
     batch = table[table["utt_id"].isin(set(training["utt_id"][: max(2, config.train.batch_size)]))]
@@ -572,7 +567,7 @@ def _train_epoch(fit: _Fit, split: _Split, config: TrialConfig, steps: int | Non
     model, optimizer, generator, device = fit.model, fit.optimizer, fit.generator, fit.device
     model.train()
     order = torch.randperm(len(split.ids), generator=generator).tolist()
-    amp = _amp_dtype(config, device)
+    amp = autocast_dtype(config.train.amp, device)
     total, count = 0.0, 0
     for index in _training_batches(order, config.train.batch_size)[:steps]:
         inputs = _batch_inputs(split, index, config, model, device, generator)
@@ -633,7 +628,7 @@ def _recalibrate_batch_norm(model, split: _Split, config: TrialConfig, generator
 def _predict(model, split: _Split, config: TrialConfig, device) -> np.ndarray:
     """Model outputs for every utterance, full length, in :func:`_evaluation_batches`."""
     model.eval()
-    amp = _amp_dtype(config, device)
+    amp = autocast_dtype(config.train.amp, device)
     outputs = []
     for index in _evaluation_batches(split, config):
         inputs = _batch_inputs(split, index, config, model, device, None)
@@ -804,12 +799,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _copy_state(model: torch.nn.Module) -> dict:

