@@ -382,6 +382,12 @@ def _init(folder: Path) -> None:
         except OSError:
             time.sleep(0.1)
     Path(config["ready"]).touch()
+    reap_forever()
+
+
+def reap_forever() -> None:
+    """What a namespace's init does once its services run: reap every child that exits, forever
+    (until the namespace ends)."""
     while True:
         try:
             os.wait()

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # as the init script, too
 
-from tests.cluster_node import Node, _child_of, _loopback_up  # noqa: E402
+from tests.cluster_node import Node, _child_of, _loopback_up, reap_forever  # noqa: E402
 
 DAEMONS = {"munged": "/usr/sbin/munged", "slurmctld": "/usr/sbin/slurmctld", "slurmd": "/usr/sbin/slurmd"}
 CLIENTS = ("sbatch", "squeue", "scontrol", "scancel", "srun", "sinfo", "mungekey", "unshare", "nsenter", "mount")
@@ -246,11 +246,7 @@ def _init(folder: Path) -> None:
         pids[f"slurmd {node}"] = _start(f"slurmd-{node}", [DAEMONS["slurmd"], "-D", "-f", config["conf"], "-N", node],
                                         config["log"])
     Path(config["ready"]).write_text(json.dumps(pids))
-    while True:
-        try:
-            os.wait()
-        except ChildProcessError:
-            time.sleep(0.5)
+    reap_forever()
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["init"]:
