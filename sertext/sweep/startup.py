@@ -48,15 +48,20 @@ def _listed(seconds: dict[str, float]) -> str:
     return ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
 
 
-def parse_line(text: str) -> dict[str, float]:
-    """The stages and seconds of the start-up line in a sweep's output ({} where there is none).
+def parse_line(text: str) -> tuple[dict[str, float], dict[str, float]]:
+    """The stages and seconds of the start-up line in a sweep's output, and what ran alongside
+    them (two empty dicts where there is no such line).
 
-    >>> parse_line("...\\nstart-up 2.5 s: corpus 0.5 s, Ray 2.0 s\\n...")
-    {'corpus': 0.5, 'Ray': 2.0}
+    >>> parse_line("...\\nstart-up 2.5 s: corpus 0.5 s, Ray 2.0 s (alongside: MLflow store 1.5 s)\\n...")
+    ({'corpus': 0.5, 'Ray': 2.0}, {'MLflow store': 1.5})
     """
     for line in text.splitlines():
         if line.startswith(LINE_START):
-            _, _, stages = line.partition(": ")
-            pairs = re.findall(r"\s*([^,]+?) ([\d.]+) s(?=,|$)", stages.strip())
-            return {name: float(seconds) for name, seconds in pairs}
-    return {}
+            stages, _, alongside = line.partition(": ")[2].partition(" (alongside: ")
+            return _parsed(stages), _parsed(alongside.removesuffix(")"))
+    return {}, {}
+
+
+def _parsed(listed: str) -> dict[str, float]:
+    """``{"corpus": 0.5, ...}`` from ``"corpus 0.5 s, ..."``."""
+    return {name: float(value) for name, value in re.findall(r"\s*([^,]+?) ([\d.]+) s(?=,|$)", listed.strip())}
