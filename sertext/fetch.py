@@ -64,7 +64,6 @@ def fetch_predictions(tracking_uri: str, requests: list[RunRequest], *, cache_di
         progress: a progress bar on stderr, one step per run.
     """
     cache = PredictionCache(cache_dir or default_cache_dir())
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per file is noise
     wanted = [request for request in requests if request.splits]
     tables = {}
     with ThreadPoolExecutor(max(1, workers)) as pool, tqdm(total=len(wanted), desc="fetching predictions",

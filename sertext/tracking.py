@@ -15,6 +15,7 @@ per-epoch dev metrics with ``step=epoch``; final metrics under the trial's keys;
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -128,8 +129,10 @@ def redact(uri: str) -> str:
 
 def client(tracking_uri: str) -> MlflowClient:
     """A client whose HTTP requests are sent once each: :func:`retry` is the one layer that retries
-    (see sertext/backoff.py for why the two layers must not multiply)."""
+    (see sertext/backoff.py for why the two layers must not multiply); its downloads draw no
+    progress bar of their own (one per file is noise beside sertext's)."""
     quiet_http_retries()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return MlflowClient(tracking_uri=tracking_uri)
 
 
@@ -263,11 +266,8 @@ def log_folder(tracking_uri: str, run_id: str, folder, artifact_path: str) -> No
 
 def load_predictions(tracking_uri: str, run_id: str, split: str):
     """The prediction table ``predictions/<split>.csv`` that a trial run stored."""
-    import os
-
     import pandas as pd
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per file is noise
     with tempfile.TemporaryDirectory() as folder:
         path = retry(lambda: client(tracking_uri).download_artifacts(run_id, f"predictions/{split}.csv", folder))
         return pd.read_csv(path, dtype={"utt_id": str, "truth": str, "prediction": str})
