@@ -44,18 +44,6 @@ def collect_runs(tracking_uri: str, experiment_id: str, parent_run_id: str) -> p
                                                                  "models", "end_time"])
 
 
-def prediction_requests(runs: pd.DataFrame, splits) -> list[fetch.RunRequest]:
-    """What to fetch for ``splits``: every FINISHED run with the splits it made (those it logged
-    metrics of: a run of a protocol without a dev set has no dev predictions)."""
-    finished = runs[runs["status"] == "FINISHED"]
-    made = {split: finished[finished.columns[finished.columns.str.startswith(f"{split}/")]].notna().any(axis=1)
-            for split in splits}
-    end_times = finished["end_time"] if "end_time" in finished.columns else pd.Series(None, index=finished.index)
-    return [fetch.RunRequest(run_id, None if pd.isna(end) else int(end),
-                             tuple(split for split in splits if made[split].loc[index]))
-            for index, run_id, end in zip(finished.index, finished["run_id"], end_times, strict=True)]
-
-
 def collect_predictions(tracking_uri: str, runs: pd.DataFrame, split: str = "test", *, tables: dict | None = None,
                         progress: bool = False) -> pd.DataFrame:
     """The stored ``split`` predictions of every FINISHED run that made them (a run of a protocol
@@ -75,7 +63,7 @@ def collect_predictions(tracking_uri: str, runs: pd.DataFrame, split: str = "tes
     finished = runs[runs["status"] == "FINISHED"]
     if finished.empty:
         raise ValueError("the sweep has no finished runs to aggregate")
-    requests = [r for r in prediction_requests(finished, (split,)) if r.splits]
+    requests = [r for r in fetch.prediction_requests(finished, (split,)) if r.splits]
     if tables is None:
         tables = fetch.fetch_predictions(tracking_uri, requests, progress=progress)
     keys = finished.set_index("run_id")[KEYS]
@@ -601,7 +589,7 @@ def summarise_sweep(tracking_uri: str, experiment: str, *, pooled: bool = True, 
     else:
         runs, set_aside = best_trials(runs[~runs["stopped"]], select_by)
     splits = ("dev", "test", *(("cross",) if runs.columns.str.startswith("cross/").any() else ()))
-    fetched = fetch.fetch_predictions(tracking_uri, prediction_requests(runs, splits), progress=progress)
+    fetched = fetch.fetch_predictions(tracking_uri, fetch.prediction_requests(runs, splits), progress=progress)
     stages.begin("aggregation", f"{len(runs)} runs: fusion, metrics per seed and per fold")
     dev = collect_predictions(tracking_uri, runs, "dev", tables=fetched)
     test, weights = _with_fusion(dev, collect_predictions(tracking_uri, runs, "test", tables=fetched), audio, text,

@@ -51,6 +51,18 @@ class RunRequest:
     splits: tuple[str, ...]
 
 
+def prediction_requests(runs: pd.DataFrame, splits) -> list[RunRequest]:
+    """What to fetch for ``splits``: every FINISHED run with the splits it made (those it logged
+    metrics of: a run of a protocol without a dev set has no dev predictions)."""
+    finished = runs[runs["status"] == "FINISHED"]
+    made = {split: finished[finished.columns[finished.columns.str.startswith(f"{split}/")]].notna().any(axis=1)
+            for split in splits}
+    end_times = finished["end_time"] if "end_time" in finished.columns else pd.Series(None, index=finished.index)
+    return [RunRequest(run_id, None if pd.isna(end) else int(end),
+                       tuple(split for split in splits if made[split].loc[index]))
+            for index, run_id, end in zip(finished.index, finished["run_id"], end_times, strict=True)]
+
+
 def fetch_predictions(tracking_uri: str, requests: list[RunRequest], *, cache_dir: Path | None = None,
                       workers: int = DEFAULT_WORKERS, progress: bool = True) -> dict[tuple[str, str], pd.DataFrame]:
     """Every requested table, ``{(run_id, split): table}``, each read as

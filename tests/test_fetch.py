@@ -18,7 +18,7 @@ def sweep(tmp_path_factory):
 @pytest.mark.slow
 def test_parallel_fetch_returns_the_tables_one_by_one_loading_does(sweep, tmp_path):
     uri, runs = sweep
-    requests = aggregate.prediction_requests(runs, ("dev", "test", "cross"))
+    requests = fetch.prediction_requests(runs, ("dev", "test", "cross"))
     tables = fetch.fetch_predictions(uri, requests, cache_dir=tmp_path, workers=4, progress=False)
     assert len(tables) == 3 * sum(runs["status"] == "FINISHED")
     for request in requests:
@@ -29,7 +29,7 @@ def test_parallel_fetch_returns_the_tables_one_by_one_loading_does(sweep, tmp_pa
 
 def test_the_cache_serves_a_second_fetch_and_refetches_a_run_that_ended_again(sweep, tmp_path, monkeypatch):
     uri, runs = sweep
-    requests = aggregate.prediction_requests(runs, ("test",))
+    requests = fetch.prediction_requests(runs, ("test",))
     first = fetch.fetch_predictions(uri, requests, cache_dir=tmp_path, progress=False)
     calls = []
     original = tracking.client
@@ -47,7 +47,7 @@ def test_the_cache_serves_a_second_fetch_and_refetches_a_run_that_ended_again(sw
     client.update_run(run.run_id, status="RUNNING")
     _rewrite(client, run.run_id, changed, tmp_path / "upload")
     client.set_terminated(run.run_id, status="FINISHED")
-    new = aggregate.prediction_requests(aggregate.collect_runs(uri, *tracking.latest_sweep_run(uri, "synthetic")),
+    new = fetch.prediction_requests(aggregate.collect_runs(uri, *tracking.latest_sweep_run(uri, "synthetic")),
                                         ("test",))
     calls.clear()
     refetched = fetch.fetch_predictions(uri, new, cache_dir=tmp_path, progress=False)
